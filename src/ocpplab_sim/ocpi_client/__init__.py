@@ -1,0 +1,1 @@
+"""ocpi_client"""
