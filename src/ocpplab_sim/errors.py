@@ -5,7 +5,7 @@ meets them, with ``raise ... from exc``, so callers only ever catch these::
 
     OcpplabError
     ├── InputError                  bad input from the user: exit code 2
-    │   └── ScenarioError           a scenario file problem, with file:line:column and field
+    │   └── ScenarioError           a scenario file's problems (file:line:column, field)
     ├── ConnectivityError           the platform under test could not be used: exit code 3
     │   ├── GatewayUnreachable      nothing answers at the gateway URL
     │   ├── GatewayApiError         the Gateway API answered with an error status
@@ -19,6 +19,8 @@ meets them, with ``raise ... from exc``, so callers only ever catch these::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "OcpplabError",
     "ProvisioningError",
     "ScenarioError",
+    "ScenarioIssue",
 ]
 
 
@@ -49,28 +52,19 @@ class InputError(OcpplabError):
     exit_code = 2
 
 
-class ScenarioError(InputError):
-    """A scenario file is invalid.
+@dataclass(frozen=True)
+class ScenarioIssue:
+    """One problem in a scenario file, located as precisely as the YAML allows.
 
-    ``str()`` gives ``file:line:column: field: message`` so editors can jump to it.
-    ``line`` and ``column`` are 1-based; either may be ``None`` when unknown.
+    ``line`` and ``column`` are 1-based; either may be ``None`` when unknown. ``field`` is the
+    dotted path of the offending value (``steps[2].expect_ocpi.status``).
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: Path | str | None = None,
-        line: int | None = None,
-        column: int | None = None,
-        field: str | None = None,
-    ) -> None:
-        self.message = message
-        self.path = str(path) if path is not None else None
-        self.line = line
-        self.column = column
-        self.field = field
-        super().__init__(self.__str__())
+    message: str
+    path: str | None = None
+    line: int | None = None
+    column: int | None = None
+    field: str | None = None
 
     def __str__(self) -> str:
         where = self.path or "<scenario>"
@@ -80,6 +74,34 @@ class ScenarioError(InputError):
                 where += f":{self.column}"
         field = f" {self.field}:" if self.field else ""
         return f"{where}:{field} {self.message}"
+
+
+class ScenarioError(InputError):
+    """A scenario file is invalid; ``issues`` lists every problem found, in file order.
+
+    ``str()`` gives one ``file:line:column: field: message`` line per issue, so editors can jump
+    to it.
+    """
+
+    def __init__(self, issues: Sequence[ScenarioIssue]) -> None:
+        if not issues:
+            raise ValueError("ScenarioError needs at least one issue")
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+    @classmethod
+    def single(
+        cls,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+    ) -> ScenarioError:
+        """Build the error for one issue."""
+        where = str(path) if path is not None else None
+        return cls([ScenarioIssue(message, where, line, column, field)])
 
 
 class ConnectivityError(OcpplabError):

@@ -1,0 +1,45 @@
+"""Collect a run's events into one record that the file reports are written from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ocpplab_sim.scenario.events import (
+    CheckFinished,
+    CheckResult,
+    Event,
+    PhaseFinished,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+)
+
+__all__ = ["RunRecord"]
+
+
+@dataclass
+class RunRecord:
+    """Everything a finished run said, in order. Feed it every event (it is an EventSink)."""
+
+    started: RunStarted | None = None
+    finished: RunFinished | None = None
+    phases: list[PhaseFinished] = field(default_factory=list)
+    steps: list[StepFinished] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.started = event
+        elif isinstance(event, RunFinished):
+            self.finished = event
+        elif isinstance(event, PhaseFinished):
+            self.phases.append(event)
+        elif isinstance(event, StepFinished):
+            self.steps.append(event)
+        elif isinstance(event, CheckFinished):
+            self.checks.append(event.result)
+
+    @property
+    def latencies_s(self) -> list[float]:
+        """Every OCPP → OCPI propagation latency measured in the run, in seconds."""
+        return [value for check in self.checks for value in check.latencies_s.values()]

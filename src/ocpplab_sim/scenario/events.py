@@ -1,0 +1,132 @@
+"""What a run emits. Reports (console, JUnit, JSON) are consumers of these events and nothing else.
+
+Every event is a frozen dataclass with the wall-clock time ``at`` (seconds since the epoch) it
+happened. The order of a run is::
+
+    RunStarted → PhaseStarted/PhaseFinished* → StepStarted → (CheckFinished)? → StepFinished → …
+    → RunFinished
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "CheckFinished",
+    "CheckResult",
+    "Event",
+    "EventSink",
+    "Outcome",
+    "PhaseFinished",
+    "PhaseStarted",
+    "RunFinished",
+    "RunStarted",
+    "StepFinished",
+    "StepStarted",
+]
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"  # an expectation was not met
+    ERROR = "error"  # something could not be done (an OCPP CALLERROR, an unreachable peer)
+    SKIPPED = "skipped"
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted:
+    scenario: str
+    source: str
+    seed: int
+    gateway_url: str | None
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseStarted:
+    """A named phase of the run began: provision, connect, ocpi, steps, teardown."""
+
+    phase: str
+    detail: str = ""
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseFinished:
+    phase: str
+    outcome: Outcome
+    message: str = ""
+    duration_s: float = 0.0
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepStarted:
+    index: int
+    label: str
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFinished:
+    index: int
+    label: str
+    outcome: Outcome
+    message: str = ""
+    duration_s: float = 0.0
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckResult:
+    """One verdict: an expectation on the platform under test.
+
+    ``latencies_s`` maps an EVSE uid to the time from the OCPP message that caused the change to the
+    first poll that showed the expected OCPI status (absent when no OCPP message preceded it).
+    ``observed`` maps each selected EVSE uid to the last status seen.
+    """
+
+    name: str
+    step_index: int
+    outcome: Outcome
+    message: str
+    expected: str
+    observed: dict[str, str]
+    duration_s: float
+    latencies_s: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckFinished:
+    result: CheckResult
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished:
+    """The verdict. ``exit_code``: 0 passed, 1 a check failed, 2 invalid input, 3 unreachable."""
+
+    exit_code: int
+    message: str
+    duration_s: float
+    cpo_id: str | None = None
+    at: float = field(default_factory=_now)
+
+
+Event = (
+    RunStarted
+    | PhaseStarted
+    | PhaseFinished
+    | StepStarted
+    | StepFinished
+    | CheckFinished
+    | RunFinished
+)
+EventSink = Callable[[Event], None]

@@ -1,0 +1,64 @@
+"""Resolve a step's selector against the provisioned topology."""
+
+from __future__ import annotations
+
+from ocpplab_sim.scenario.model import Selector
+from ocpplab_sim.topology import Charger, Evse, Topology
+
+__all__ = ["SelectionError", "select_chargers", "select_evses"]
+
+
+class SelectionError(ValueError):
+    """The selector matches nothing, or points outside the topology."""
+
+
+def select_evses(selector: Selector, topology: Topology) -> tuple[Evse, ...]:
+    """The EVSEs ``selector`` names, in topology order, without repeats.
+
+    Raises SelectionError when an index is out of range, a name is unknown, or nothing matches.
+    """
+    evses = topology.evses
+    if selector.kind == "all":
+        chosen = evses
+    elif selector.kind == "index":
+        out_of_range = [v for v in selector.values if not isinstance(v, int) or v >= len(evses)]
+        if out_of_range:
+            raise SelectionError(
+                f"index {out_of_range[0]} is out of range: the topology has {len(evses)} EVSEs "
+                f"(0..{len(evses) - 1})"
+            )
+        wanted_index = set(selector.values)
+        chosen = tuple(evse for i, evse in enumerate(evses) if i in wanted_index)
+    else:
+        wanted = {str(v) for v in selector.values}
+        known = _known_names(selector.kind, topology)
+        unknown = sorted(wanted - known)
+        if unknown:
+            shown = ", ".join(sorted(known)[:8])
+            raise SelectionError(
+                f"no {selector.kind} {unknown[0]!r} in the topology (have: {shown})"
+            )
+        chosen = tuple(evse for evse in evses if _value(selector.kind, evse, topology) in wanted)
+    if not chosen:
+        raise SelectionError(f"selector {selector.describe()} matches no EVSE")
+    return chosen
+
+
+def select_chargers(selector: Selector, topology: Topology) -> tuple[Charger, ...]:
+    """The chargers that own the EVSEs ``selector`` names, in topology order."""
+    identities = dict.fromkeys(evse.charger for evse in select_evses(selector, topology))
+    return tuple(topology.charger(identity) for identity in identities)
+
+
+def _value(kind: str, evse: Evse, topology: Topology) -> str:
+    if kind == "evse_uid":
+        return evse.uid
+    if kind == "charger":
+        return evse.charger
+    if kind == "location":
+        return evse.location_id
+    return topology.charger_of(evse).ocpp_version
+
+
+def _known_names(kind: str, topology: Topology) -> set[str]:
+    return {_value(kind, evse, topology) for evse in topology.evses}
