@@ -1,1 +1,11 @@
-"""fleet"""
+"""Composed simulated charge points for the scenario engine.
+
+``SimulatedChargePoint`` joins the station model (``station``), an OCPP version adapter
+(``protocol``) and a websocket connection (``connection``); ``Fleet`` runs many of them.
+"""
+
+from ocpplab_sim.fleet.chargepoint import SimulatedChargePoint
+from ocpplab_sim.fleet.config import ChargePointConfig, FrameRecord
+from ocpplab_sim.fleet.fleet import Fleet
+
+__all__ = ["ChargePointConfig", "Fleet", "FrameRecord", "SimulatedChargePoint"]

@@ -1,1 +1,68 @@
-"""protocol"""
+"""OCPP-J framing, official-schema validation and the 1.6J / 2.0.1 version adapters.
+
+Imports ``station`` (inward) and never ``connection`` or ``fleet``; no sockets here.
+"""
+
+from ocpplab_sim.protocol.adapter import (
+    Adapter,
+    AvailabilityChange,
+    BootResult,
+    Command,
+    Deauthorize,
+    IncomingResult,
+    OutgoingCall,
+    RemoteStart,
+    RemoteStop,
+    ResetRequested,
+    Settings,
+    SettingsChanged,
+    TriggerRequested,
+    iso,
+)
+from ocpplab_sim.protocol.rpc import (
+    Call,
+    CallError,
+    CallErrorReply,
+    CallResult,
+    FrameError,
+    Message,
+    PendingCalls,
+    counter_ids,
+    decode,
+    encode,
+)
+from ocpplab_sim.protocol.schemas import SchemaViolation, Version, validate
+from ocpplab_sim.protocol.v16 import V16Adapter
+from ocpplab_sim.protocol.v201 import V201Adapter
+
+__all__ = [
+    "Adapter",
+    "AvailabilityChange",
+    "BootResult",
+    "Call",
+    "CallError",
+    "CallErrorReply",
+    "CallResult",
+    "Command",
+    "Deauthorize",
+    "FrameError",
+    "IncomingResult",
+    "Message",
+    "OutgoingCall",
+    "PendingCalls",
+    "RemoteStart",
+    "RemoteStop",
+    "ResetRequested",
+    "SchemaViolation",
+    "Settings",
+    "SettingsChanged",
+    "TriggerRequested",
+    "V16Adapter",
+    "V201Adapter",
+    "Version",
+    "counter_ids",
+    "decode",
+    "encode",
+    "iso",
+    "validate",
+]

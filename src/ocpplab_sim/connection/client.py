@@ -1,0 +1,320 @@
+"""The websocket client of one charge point: the only code in the simulator that touches sockets.
+
+OCPP-J over websockets (OCPP-J 1.6 §3, 2.0.1 Part 4 §3): the charge point connects to
+``{csms_url}/{identity}`` offering one subprotocol, keeps at most one CALL of its own in flight
+(OCPP-J §4.1.1, "synchronicity"), answers the central system's CALLs, and reconnects with
+backoff when the central system closes the connection or it breaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from ocpplab_sim.connection.reconnect import ReconnectPolicy
+from ocpplab_sim.errors import CsmsUnreachable, OcppCallTimeout
+from ocpplab_sim.protocol.rpc import (
+    Call,
+    CallError,
+    CallErrorReply,
+    CallResult,
+    FrameError,
+    Message,
+    PendingCalls,
+    counter_ids,
+    decode,
+    encode,
+)
+from ocpplab_sim.protocol.schemas import SchemaViolation, Version, validate
+
+__all__ = ["BasicAuth", "FrameHook", "IncomingHandler", "OcppConnection", "Reply"]
+
+log = logging.getLogger(__name__)
+
+Payload = dict[str, Any]
+FrameHook = Callable[[Literal["out", "in"], list[Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BasicAuth:
+    """HTTP Basic credentials (OCPP security profile 1/2): user is normally the identity."""
+
+    username: str
+    password: str
+
+    def header(self) -> str:
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
+        return f"Basic {token}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to an incoming CALL and, optionally, work to start once it has been sent."""
+
+    payload: Payload
+    then: Callable[[], Coroutine[Any, Any, None]] | None = None
+
+
+IncomingHandler = Callable[[str, Payload], Awaitable[Reply]]
+
+
+class OcppConnection:
+    """One OCPP-J websocket, its receive loop and its reconnects.
+
+    Contract: :meth:`open` once (raises :class:`CsmsUnreachable`), then :meth:`call` as often as
+    needed, then :meth:`close` (idempotent, never raises). ``on_connected`` runs after every
+    *re*connect, so the owner can re-send statuses and drain its offline queue. With
+    ``strict_version`` set, every frame in both directions is checked against the official
+    schemas: an invalid outgoing CALL raises :class:`SchemaViolation` before it is sent, an
+    invalid answer raises it from :meth:`call`, an invalid incoming CALL is answered with a
+    CALLERROR.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        subprotocol: str,
+        handler: IncomingHandler,
+        *,
+        on_frame: FrameHook | None = None,
+        on_connected: Callable[[], Coroutine[Any, Any, None]] | None = None,
+        reconnect: ReconnectPolicy | None = None,
+        strict_version: Version | None = None,
+        auth: BasicAuth | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        open_timeout_s: float = 10.0,
+        message_ids: Callable[[], str] | None = None,
+    ) -> None:
+        self.url = url
+        self.subprotocol = subprotocol
+        self._handler = handler
+        self._on_frame = on_frame
+        self._on_connected = on_connected
+        self._policy = reconnect or ReconnectPolicy()
+        self._strict = strict_version
+        self._auth = auth
+        self._ssl = ssl_context
+        self._open_timeout_s = open_timeout_s
+        self._ids = message_ids or counter_ids()
+        self._pending = PendingCalls()
+        self._call_lock = asyncio.Lock()
+        self._ws: ClientConnection | None = None
+        self._receiver: asyncio.Task[None] | None = None
+        self._reconnector: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self._connected = asyncio.Event()
+        self.reconnects = 0
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and not self._closing
+
+    async def wait_connected(self, timeout_s: float) -> bool:
+        """Wait until the socket is open (e.g. after a drop); False on timeout."""
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def open(self) -> None:
+        """Connect once; raises :class:`CsmsUnreachable` (no retry: the caller decides)."""
+        if self._closing:
+            raise CsmsUnreachable(f"{self.url}: connection already closed")
+        self._attach(await self._connect())
+
+    async def call(self, action: str, payload: Payload, *, timeout_s: float) -> Payload:
+        """Send a CALL and return the CALLRESULT payload.
+
+        Raises :class:`OcppCallError` (CALLERROR), :class:`OcppCallTimeout` (no answer within
+        ``timeout_s``), :class:`CsmsUnreachable` (not connected, or the connection dropped
+        before the answer) and :class:`SchemaViolation` (strict mode).
+        """
+        if self._strict:
+            validate(self._strict, action, "request", payload)
+        async with self._call_lock:
+            ws = self._ws
+            if ws is None or self._closing:
+                raise CsmsUnreachable(f"{self.url}: not connected, cannot send {action}")
+            call = Call(self._ids(), action, payload)
+            future = self._pending.expect(call.unique_id, action)
+            try:
+                await self._send(ws, call)
+                result = await asyncio.wait_for(future, timeout_s)
+            except TimeoutError:
+                raise OcppCallTimeout(f"{action}: no answer within {timeout_s:g} s") from None
+            finally:
+                self._pending.discard(call.unique_id)
+                if not future.done():
+                    future.cancel()
+        if self._strict:
+            validate(self._strict, action, "response", result)
+        return result
+
+    async def close(self) -> None:
+        """Stop reconnecting, close the socket with code 1000 and end every task. Never raises."""
+        if self._closing:
+            return
+        self._closing = True
+        self._connected.clear()
+        current = asyncio.current_task()
+        tasks = [t for t in (self._reconnector, *self._tasks) if t is not None and t is not current]
+        for task in tasks:
+            task.cancel()
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(code=1000, reason="charge point stopping")
+        if self._receiver is not None and self._receiver is not current:
+            with contextlib.suppress(BaseException):
+                await self._receiver
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._pending.fail_all(CsmsUnreachable(f"{self.url}: connection closed"))
+
+    # -- internals -------------------------------------------------------------------------
+
+    async def _connect(self) -> ClientConnection:
+        headers = {"Authorization": self._auth.header()} if self._auth else None
+        try:
+            ws = await connect(
+                self.url,
+                subprotocols=[Subprotocol(self.subprotocol)],
+                additional_headers=headers,
+                ssl=self._ssl,
+                open_timeout=self._open_timeout_s,
+                proxy=None,
+                compression=None,
+            )
+        except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
+            raise CsmsUnreachable(f"{self.url}: {type(exc).__name__}: {exc}") from exc
+        if ws.subprotocol != self.subprotocol:
+            await ws.close(code=1002, reason="subprotocol not accepted")
+            raise CsmsUnreachable(
+                f"{self.url}: server did not accept subprotocol {self.subprotocol}"
+            )
+        return ws
+
+    def _attach(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self._connected.set()
+        self._receiver = asyncio.create_task(self._receive(ws), name=f"ocpp-receive {self.url}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "%s: background task %s failed",
+                self.url,
+                task.get_name(),
+                exc_info=task.exception(),
+            )
+
+    async def _send(self, ws: ClientConnection, message: Message) -> None:
+        array = message.to_array()
+        if self._on_frame is not None:
+            self._on_frame("out", array)
+        try:
+            await ws.send(encode(message))
+        except websockets.exceptions.ConnectionClosed as exc:
+            raise CsmsUnreachable(f"{self.url}: connection lost while sending") from exc
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        try:
+            async for raw in ws:
+                self._dispatch(ws, raw)
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        if self._ws is ws:
+            self._ws = None
+            self._connected.clear()
+        self._pending.fail_all(CsmsUnreachable(f"{self.url}: connection lost"))
+        if not self._closing and self._policy.enabled:
+            self._reconnector = asyncio.create_task(
+                self._reconnect(), name=f"ocpp-reconnect {self.url}"
+            )
+
+    def _dispatch(self, ws: ClientConnection, raw: str | bytes) -> None:
+        try:
+            message = decode(raw)
+        except FrameError as exc:
+            log.warning("%s: dropping bad frame: %s", self.url, exc)
+            if exc.unique_id is not None:
+                self._spawn(self._send(ws, CallError(exc.unique_id, exc.code, str(exc))), "reply")
+            return
+        if self._on_frame is not None:
+            self._on_frame("in", message.to_array())
+        if isinstance(message, Call):
+            self._spawn(self._serve(ws, message), f"serve {message.action}")
+        elif not self._pending.resolve(message):
+            log.warning("%s: answer to unknown message id %s", self.url, message.unique_id)
+
+    async def _serve(self, ws: ClientConnection, call: Call) -> None:
+        reply: Reply | None = None
+        answer: Message
+        try:
+            if self._strict:
+                validate(self._strict, call.action, "request", call.payload)
+            reply = await self._handler(call.action, call.payload)
+            if self._strict:
+                validate(self._strict, call.action, "response", reply.payload)
+            answer = CallResult(call.unique_id, reply.payload)
+        except SchemaViolation as exc:
+            reply = None
+            code = exc.code if exc.kind == "request" else "InternalError"
+            answer = CallError(call.unique_id, code, str(exc)[:255])
+        except CallErrorReply as exc:
+            answer = CallError(call.unique_id, exc.code, exc.description, exc.details)
+        except Exception as exc:
+            log.exception("%s: handler for %s failed", self.url, call.action)
+            answer = CallError(call.unique_id, "InternalError", f"{type(exc).__name__}")
+        with contextlib.suppress(CsmsUnreachable):
+            await self._send(ws, answer)
+        if reply is not None and reply.then is not None:
+            self._spawn(reply.then(), f"after {call.action}")
+
+    def _is_closing(self) -> bool:
+        # A method, not the attribute: close() may flip it while this task awaits.
+        return self._closing
+
+    async def _reconnect(self) -> None:
+        for delay in self._policy.delays():
+            await asyncio.sleep(delay)
+            if self._is_closing():
+                return
+            try:
+                ws = await self._connect()
+            except CsmsUnreachable as exc:
+                log.info(
+                    "%s: reconnect failed (%s), next try in up to %.1f s", self.url, exc, delay
+                )
+                continue
+            if self._is_closing():  # close() ran while the handshake was in progress
+                await ws.close(code=1000)
+                return
+            self.reconnects += 1
+            self._attach(ws)
+            if self._on_connected is not None:
+                self._spawn(self._on_connected(), "on-connected")
+            return

@@ -1,0 +1,191 @@
+"""OCPP-J framing (OCPP-J 1.6 §4, OCPP 2.0.1 Part 4 §4): CALL, CALLRESULT, CALLERROR.
+
+Plain dicts with camelCase keys travel as payloads; nothing here validates them against a schema
+(see :mod:`ocpplab_sim.protocol.schemas`). :class:`PendingCalls` matches answers to the CALLs
+awaiting them by message id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from ocpplab_sim.errors import ChargePointError, OcppCallError
+
+__all__ = [
+    "Call",
+    "CallError",
+    "CallErrorReply",
+    "CallResult",
+    "FrameError",
+    "Message",
+    "MessageType",
+    "PendingCalls",
+    "counter_ids",
+    "decode",
+    "encode",
+]
+
+Payload = dict[str, Any]
+
+
+class MessageType(IntEnum):
+    CALL = 2
+    CALLRESULT = 3
+    CALLERROR = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    unique_id: str
+    action: str
+    payload: Payload
+
+    def to_array(self) -> list[Any]:
+        return [MessageType.CALL.value, self.unique_id, self.action, self.payload]
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    unique_id: str
+    payload: Payload
+
+    def to_array(self) -> list[Any]:
+        return [MessageType.CALLRESULT.value, self.unique_id, self.payload]
+
+
+@dataclass(frozen=True, slots=True)
+class CallError:
+    unique_id: str
+    code: str
+    description: str = ""
+    details: Payload = field(default_factory=dict)
+
+    def to_array(self) -> list[Any]:
+        return [
+            MessageType.CALLERROR.value,
+            self.unique_id,
+            self.code,
+            self.description,
+            self.details,
+        ]
+
+
+Message = Call | CallResult | CallError
+
+
+class FrameError(ChargePointError):
+    """A received frame is not valid OCPP-J. ``unique_id`` is set when it could be read, so the
+    receiver can answer a broken CALL with a CALLERROR (``code``)."""
+
+    def __init__(self, message: str, *, code: str = "ProtocolError", unique_id: str | None = None):
+        self.code = code
+        self.unique_id = unique_id
+        super().__init__(message)
+
+
+class CallErrorReply(Exception):
+    """Raised by a handler of an incoming CALL to answer it with a CALLERROR."""
+
+    def __init__(self, code: str, description: str = "", details: Payload | None = None) -> None:
+        self.code = code
+        self.description = description
+        self.details = details or {}
+        super().__init__(f"{code}: {description}")
+
+
+def encode(message: Message) -> str:
+    """Serialize a message to the text of one websocket frame."""
+    return json.dumps(message.to_array(), separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(raw: str | bytes) -> Message:
+    """Parse one websocket frame. Raises :class:`FrameError` on anything that is not OCPP-J."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise FrameError(f"not JSON: {exc}") from exc
+    if not isinstance(data, list) or len(data) < 3:
+        raise FrameError("an OCPP-J message is a JSON array of 3 to 5 elements")
+    kind, unique_id = data[0], data[1]
+    if not isinstance(unique_id, str) or not unique_id or len(unique_id) > 36:
+        raise FrameError("message id must be a string of 1..36 characters")
+    if kind == MessageType.CALL and len(data) == 4:
+        action, payload = data[2], data[3]
+        if not isinstance(action, str) or not isinstance(payload, dict):
+            raise FrameError(
+                "CALL needs an action string and a payload object", unique_id=unique_id
+            )
+        return Call(unique_id, action, payload)
+    if kind == MessageType.CALLRESULT and len(data) == 3:
+        if not isinstance(data[2], dict):
+            raise FrameError("CALLRESULT payload must be an object", unique_id=unique_id)
+        return CallResult(unique_id, data[2])
+    if kind == MessageType.CALLERROR and len(data) == 5:
+        code, description, details = data[2], data[3], data[4]
+        if not isinstance(code, str) or not isinstance(description, str):
+            raise FrameError("CALLERROR code and description must be strings")
+        return CallError(unique_id, code, description, details if isinstance(details, dict) else {})
+    raise FrameError(
+        f"unknown message type or length: {data[:1]!r}/{len(data)}", unique_id=unique_id
+    )
+
+
+def counter_ids(prefix: str = "") -> Callable[[], str]:
+    """A message-id factory: ``prefix1``, ``prefix2``… (ids need only be unique per connection)."""
+    counter = itertools.count(1)
+    return lambda: f"{prefix}{next(counter)}"
+
+
+class PendingCalls:
+    """CALLs sent and not yet answered, by message id.
+
+    The caller registers a CALL with :meth:`expect` before sending it, awaits the returned future
+    (which raises :class:`OcppCallError` for a CALLERROR), and calls :meth:`discard` when it
+    gives up (timeout). :meth:`fail_all` ends every wait, e.g. when the connection drops.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, tuple[str, asyncio.Future[Payload]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def expect(self, unique_id: str, action: str) -> asyncio.Future[Payload]:
+        if unique_id in self._waiting:
+            raise ValueError(f"message id {unique_id!r} already pending")
+        future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
+        self._waiting[unique_id] = (action, future)
+        return future
+
+    def action_of(self, unique_id: str) -> str | None:
+        entry = self._waiting.get(unique_id)
+        return entry[0] if entry else None
+
+    def resolve(self, message: CallResult | CallError) -> bool:
+        """Complete the matching wait; False when no CALL with that id is pending."""
+        entry = self._waiting.pop(message.unique_id, None)
+        if entry is None:
+            return False
+        action, future = entry
+        if future.done():
+            return False
+        if isinstance(message, CallResult):
+            future.set_result(message.payload)
+        else:
+            future.set_exception(OcppCallError(action, message.code, message.description))
+        return True
+
+    def discard(self, unique_id: str) -> None:
+        self._waiting.pop(unique_id, None)
+
+    def fail_all(self, exc: BaseException) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for _action, future in waiting.values():
+            if not future.done():
+                future.set_exception(exc)

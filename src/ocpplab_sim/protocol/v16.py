@@ -1,0 +1,295 @@
+"""OCPP 1.6J adapter: station intents ⇄ 1.6 payloads (section numbers of the 1.6 edition 2 spec)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpplab_sim.protocol.adapter import (
+    Adapter,
+    AvailabilityChange,
+    Command,
+    Deauthorize,
+    IncomingResult,
+    OutgoingCall,
+    RemoteStart,
+    RemoteStop,
+    ResetRequested,
+    SettingsChanged,
+    TriggerRequested,
+    iso,
+)
+from ocpplab_sim.station import (
+    Intent,
+    MeterSample,
+    Status,
+    StatusChanged,
+    StopReason,
+    TransactionStarted,
+    TransactionStopped,
+)
+
+__all__ = ["V16Adapter"]
+
+Payload = dict[str, Any]
+
+_REASONS = {
+    "EmergencyStop",
+    "EVDisconnected",
+    "HardReset",
+    "Local",
+    "Other",
+    "PowerLoss",
+    "Reboot",
+    "Remote",
+    "SoftReset",
+    "UnlockCommand",
+    "DeAuthorized",
+}
+_SAMPLED = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage"
+_TRIGGERABLE = {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"}
+
+
+def _energy(value_wh: float, context: str) -> Payload:
+    return {
+        "value": str(round(value_wh)),
+        "context": context,
+        "measurand": "Energy.Active.Import.Register",
+        "unit": "Wh",
+    }
+
+
+class V16Adapter(Adapter):
+    """Maps the station's uuid transaction ids to the integers the central system assigns in the
+    StartTransaction answer (§4.8); MeterValues/StopTransaction of a transaction the central
+    system never acknowledged are dropped (there is no id to put in them)."""
+
+    version = "1.6"
+    subprotocol = "ocpp1.6"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ocpp_ids: dict[str, int] = {}
+
+    def ocpp_transaction_id(self, transaction_id: str) -> int | None:
+        return self._ocpp_ids.get(transaction_id)
+
+    # -- charge point → central system -----------------------------------------------------
+
+    def boot_notification(
+        self, vendor: str, model: str, *, reason: str = "PowerUp"
+    ) -> OutgoingCall:
+        """BootNotification §4.2 (1.6 has no boot reason)."""
+        return OutgoingCall(
+            "BootNotification", {"chargePointVendor": vendor[:20], "chargePointModel": model[:20]}
+        )
+
+    def authorize(self, id_token: str) -> OutgoingCall:
+        """Authorize §4.1; idTag is CiString20."""
+        return OutgoingCall("Authorize", {"idTag": id_token[:20]})
+
+    def authorize_status(self, response: Payload) -> str:
+        return str(response.get("idTagInfo", {}).get("status", "Invalid"))
+
+    def _status_notification(self, intent: StatusChanged) -> OutgoingCall | None:
+        """StatusNotification §4.9: connector 0 is the charge point itself."""
+        return OutgoingCall(
+            "StatusNotification",
+            {
+                "connectorId": intent.evse,
+                "errorCode": "OtherError" if intent.status is Status.FAULTED else "NoError",
+                "status": intent.status.value,
+                "timestamp": iso(intent.timestamp),
+            },
+            intent,
+        )
+
+    def _translate_transaction(self, intent: Intent) -> list[OutgoingCall]:
+        if isinstance(intent, TransactionStarted):
+            # StartTransaction §4.8: meterStart is an integer Wh register value.
+            payload: Payload = {
+                "connectorId": intent.evse,
+                "idTag": intent.id_token[:20],
+                "meterStart": round(intent.meter_start_wh),
+                "timestamp": iso(intent.timestamp),
+            }
+            return [OutgoingCall("StartTransaction", payload, intent)]
+        if isinstance(intent, MeterSample):
+            ocpp_id = self._ocpp_ids.get(intent.transaction_id)
+            if ocpp_id is None:
+                return []
+            payload = {
+                "connectorId": intent.evse,
+                "transactionId": ocpp_id,
+                "meterValue": [self._meter_value(intent)],
+            }
+            return [OutgoingCall("MeterValues", payload, intent)]
+        if isinstance(intent, TransactionStopped):
+            ocpp_id = self._ocpp_ids.get(intent.transaction_id)
+            if ocpp_id is None:
+                return []
+            reason = intent.reason.value
+            if reason not in _REASONS:
+                reason = "HardReset" if intent.reason is StopReason.IMMEDIATE_RESET else "Other"
+            payload = {
+                "transactionId": ocpp_id,
+                "idTag": intent.id_token[:20],
+                "meterStop": round(intent.meter_stop_wh),
+                "timestamp": iso(intent.timestamp),
+                "reason": reason,
+                "transactionData": [
+                    {
+                        "timestamp": iso(intent.timestamp),
+                        "sampledValue": [
+                            _energy(intent.meter_start_wh, "Transaction.Begin"),
+                            _energy(intent.meter_stop_wh, "Transaction.End"),
+                        ],
+                    }
+                ],
+            }
+            return [OutgoingCall("StopTransaction", payload, intent)]
+        # Charging-state changes are carried by StatusNotification in 1.6.
+        return []
+
+    @staticmethod
+    def _meter_value(sample: MeterSample) -> Payload:
+        """One MeterValue §7.31 with the measurands listed in MeterValuesSampledData."""
+        ctx = sample.context
+        return {
+            "timestamp": iso(sample.timestamp),
+            "sampledValue": [
+                _energy(sample.energy_wh, ctx),
+                {
+                    "value": f"{sample.power_w:.1f}",
+                    "context": ctx,
+                    "measurand": "Power.Active.Import",
+                    "unit": "W",
+                },
+                {
+                    "value": f"{sample.current_a:.2f}",
+                    "context": ctx,
+                    "measurand": "Current.Import",
+                    "unit": "A",
+                },
+                {
+                    "value": f"{sample.voltage_v:.1f}",
+                    "context": ctx,
+                    "measurand": "Voltage",
+                    "unit": "V",
+                },
+            ],
+        }
+
+    def on_result(self, call: OutgoingCall, response: Payload) -> list[Command]:
+        intent = call.intent
+        if call.action == "StartTransaction" and isinstance(intent, TransactionStarted):
+            self._ocpp_ids[intent.transaction_id] = int(response["transactionId"])
+            status = response.get("idTagInfo", {}).get("status", "Invalid")
+            if status != "Accepted":
+                # §4.8: a transaction whose idTag is not accepted must be stopped (DeAuthorized).
+                return [Deauthorize(intent.evse, intent.transaction_id)]
+        elif call.action == "StopTransaction" and isinstance(intent, TransactionStopped):
+            self._ocpp_ids.pop(intent.transaction_id, None)
+        return []
+
+    # -- central system → charge point (§5) ------------------------------------------------
+
+    def on_RemoteStartTransaction(self, payload: Payload) -> IncomingResult:
+        """§5.11: Accepted when the connector (or, without one, any EVSE) can start."""
+        connector = payload.get("connectorId")
+        if connector is None:
+            connector = self.station.free_evse()
+        elif connector not in self.station.evse_numbers or not self._evse_can_start(connector):
+            connector = None
+        if connector is None:
+            return IncomingResult({"status": "Rejected"})
+        return IncomingResult(
+            {"status": "Accepted"}, (RemoteStart(connector, str(payload["idTag"])),)
+        )
+
+    def on_RemoteStopTransaction(self, payload: Payload) -> IncomingResult:
+        """§5.12: Accepted when the transaction id is one of ours and still running."""
+        wanted = payload.get("transactionId")
+        for local_id, ocpp_id in self._ocpp_ids.items():
+            evse = self.station.evse_of_transaction(local_id)
+            if ocpp_id == wanted and evse is not None:
+                return IncomingResult({"status": "Accepted"}, (RemoteStop(evse),))
+        return IncomingResult({"status": "Rejected"})
+
+    def on_Reset(self, payload: Payload) -> IncomingResult:
+        """§5.14: both types stop running transactions and reboot (BootNotification again)."""
+        hard = payload.get("type") == "Hard"
+        return IncomingResult({"status": "Accepted"}, (ResetRequested(immediate=True, hard=hard),))
+
+    def on_ChangeAvailability(self, payload: Payload) -> IncomingResult:
+        """§5.2: connectorId 0 is the whole charge point; Scheduled while a transaction runs."""
+        connector = int(payload["connectorId"])
+        operative = payload["type"] == "Operative"
+        numbers = self.station.evse_numbers
+        if connector != 0 and connector not in numbers:
+            return IncomingResult({"status": "Rejected"})
+        targets = numbers if connector == 0 else [connector]
+        busy = any(self.station.transaction(n) is not None for n in targets)
+        status = "Scheduled" if busy and not operative else "Accepted"
+        return IncomingResult({"status": status}, (AvailabilityChange(connector, operative),))
+
+    def _configuration(self) -> dict[str, tuple[str, bool]]:
+        s = self.settings
+        return {
+            "HeartbeatInterval": (str(round(s.heartbeat_interval_s)), False),
+            "MeterValueSampleInterval": (str(round(s.meter_interval_s)), False),
+            "AuthorizeRemoteTxRequests": (str(s.authorize_remote_start).lower(), False),
+            "NumberOfConnectors": (str(len(self.station.evse_numbers)), True),
+            "StopTransactionOnEVSideDisconnect": ("true", True),
+            "MeterValuesSampledData": (_SAMPLED, True),
+            "SupportedFeatureProfiles": ("Core,RemoteTrigger", True),
+        }
+
+    def on_GetConfiguration(self, payload: Payload) -> IncomingResult:
+        """§5.8: all known keys when none are asked for; unknown keys listed as such."""
+        config = self._configuration()
+        wanted = payload.get("key") or list(config)
+        known = [
+            {"key": k, "readonly": config[k][1], "value": config[k][0]}
+            for k in wanted
+            if k in config
+        ]
+        result: Payload = {"configurationKey": known}
+        unknown = [k for k in wanted if k not in config]
+        if unknown:
+            result["unknownKey"] = unknown
+        return IncomingResult(result)
+
+    def on_ChangeConfiguration(self, payload: Payload) -> IncomingResult:
+        """§5.3: intervals and AuthorizeRemoteTxRequests are writable; others are read-only."""
+        key, value = str(payload["key"]), str(payload["value"])
+        config = self._configuration()
+        if key not in config:
+            return IncomingResult({"status": "NotSupported"})
+        if config[key][1]:
+            return IncomingResult({"status": "Rejected"})
+        if key == "AuthorizeRemoteTxRequests":
+            if value.lower() not in ("true", "false"):
+                return IncomingResult({"status": "Rejected"})
+            self.settings.authorize_remote_start = value.lower() == "true"
+        else:
+            try:
+                seconds = int(value)
+            except ValueError:
+                return IncomingResult({"status": "Rejected"})
+            if seconds <= 0:
+                return IncomingResult({"status": "Rejected"})
+            if key == "HeartbeatInterval":
+                self.settings.heartbeat_interval_s = float(seconds)
+            else:
+                self.settings.meter_interval_s = float(seconds)
+        return IncomingResult({"status": "Accepted"}, (SettingsChanged((key,)),))
+
+    def on_TriggerMessage(self, payload: Payload) -> IncomingResult:
+        """§5.17: Boot/Heartbeat/Status/MeterValues are sent right after the answer."""
+        message = payload["requestedMessage"]
+        connector = payload.get("connectorId")
+        if message not in _TRIGGERABLE:
+            return IncomingResult({"status": "NotImplemented"})
+        if connector is not None and connector != 0 and connector not in self.station.evse_numbers:
+            return IncomingResult({"status": "Rejected"})
+        return IncomingResult({"status": "Accepted"}, (TriggerRequested(message, connector),))

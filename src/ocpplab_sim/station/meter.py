@@ -1,0 +1,91 @@
+"""Meter physics of one EVSE: power, current, voltage and an energy register that never decreases.
+
+Sans-I/O: the caller passes the time in. Randomness comes from an injected ``random.Random`` so
+two meters built from the same seed produce the same readings.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+__all__ = ["Meter", "MeterReading"]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReading:
+    """An instantaneous reading; ``energy_wh`` is the Energy.Active.Import.Register value."""
+
+    energy_wh: float
+    power_w: float
+    current_a: float
+    voltage_v: float
+
+
+class Meter:
+    """Integrates the active power over time into an energy register.
+
+    Contract: call :meth:`advance` whenever the power target may change (state changes and
+    periodic ticks). The power set by one call is the power that flowed until the next call,
+    so energy is the exact integral of the reported power. Time that goes backwards is ignored,
+    which keeps the register monotonic.
+    """
+
+    def __init__(
+        self,
+        rng: random.Random,
+        *,
+        nominal_voltage_v: float = 230.0,
+        phases: int = 3,
+        initial_energy_wh: float = 0.0,
+        start_time: float | None = None,
+    ) -> None:
+        if phases not in (1, 3):
+            raise ValueError("phases must be 1 or 3")
+        self._rng = rng
+        self._nominal_voltage_v = nominal_voltage_v
+        self._phases = phases
+        self._energy_wh = float(initial_energy_wh)
+        self._power_w = 0.0
+        self._voltage_v = nominal_voltage_v
+        self._last_t = start_time
+
+    @property
+    def energy_wh(self) -> float:
+        return self._energy_wh
+
+    @property
+    def power_w(self) -> float:
+        return self._power_w
+
+    def reading(self) -> MeterReading:
+        return MeterReading(
+            energy_wh=self._energy_wh,
+            power_w=self._power_w,
+            current_a=self._current(),
+            voltage_v=self._voltage_v,
+        )
+
+    def advance(self, now: float, target_power_w: float) -> MeterReading:
+        """Integrate the current power up to ``now`` and then draw ``target_power_w``.
+
+        The drawn power is ``target_power_w`` lowered by up to 3 % of seeded noise (an EV never
+        draws exactly the offered power and never more), and 0 when the target is 0.
+        """
+        if target_power_w < 0:
+            raise ValueError("target_power_w must be >= 0")
+        if self._last_t is not None and now > self._last_t:
+            self._energy_wh += self._power_w * (now - self._last_t) / 3600.0
+        if self._last_t is None or now > self._last_t:
+            self._last_t = now
+        self._voltage_v = self._nominal_voltage_v * (1.0 + self._rng.uniform(-0.02, 0.02))
+        if target_power_w > 0:
+            self._power_w = target_power_w * (1.0 - self._rng.uniform(0.0, 0.03))
+        else:
+            self._power_w = 0.0
+        return self.reading()
+
+    def _current(self) -> float:
+        if self._power_w == 0.0:
+            return 0.0
+        return self._power_w / (self._voltage_v * self._phases)
