@@ -1,0 +1,117 @@
+"""The ASGI application: Gateway API, OCPP central system and OCPI CPO side on one port.
+
+:func:`create_app` builds the FastAPI app; its lifespan opens the database (creating the schema),
+marks every charger offline (nothing is connected yet), resumes unfinished provisioning and
+starts the expiry sweeper. Shutdown cancels those tasks, closes the HTTP client used towards
+eMSPs and disposes the database engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from . import api, csms, ocpi
+from .connections import ConnectionRegistry
+from .context import GatewayContext
+from .db import Database, utc_now
+from .provisioning import Provisioner
+from .settings import GatewaySettings
+from .station_store import StationStore
+from .templates import Template, builtin_catalog
+
+__all__ = ["create_app"]
+
+_OCPI_PREFIX = "/ocpi/peer/"
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    catalog: Mapping[str, Template] | None = None,
+) -> FastAPI:
+    """Build the gateway app. ``clock`` must return aware UTC datetimes; ``catalog`` defaults
+    to the built-in templates. The app keeps its state in ``app.state.gateway`` while running.
+    """
+    templates = builtin_catalog() if catalog is None else catalog
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.db_url)
+        registry = ConnectionRegistry()
+        http = httpx.AsyncClient(timeout=settings.peer_timeout, follow_redirects=True)
+        try:
+            await db.create_schema()
+            stations = StationStore(db, clock)
+            await stations.reset_connectivity()
+            provisioner = Provisioner(db, templates, clock, registry.close_cpo)
+            app.state.gateway = GatewayContext(
+                settings=settings,
+                db=db,
+                catalog=templates,
+                clock=clock,
+                stations=stations,
+                registry=registry,
+                provisioner=provisioner,
+                http=http,
+            )
+            await provisioner.resume()
+            sweeper = asyncio.get_running_loop().create_task(
+                provisioner.run_expiry_sweeper(settings.expiry_sweep_interval),
+                name="gateway-expiry-sweeper",
+            )
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                await asyncio.gather(sweeper, return_exceptions=True)
+                await registry.close_all()
+                await provisioner.aclose()
+        finally:
+            await http.aclose()
+            await db.dispose()
+
+    app = FastAPI(
+        title="OCPPLab reference gateway",
+        version="1.0.0",
+        description=(
+            "OCPPLab Gateway API (/ocpi/cpos), OCPP 1.6J/2.0.1 central system (/ocpp/{identity})"
+            " and OCPI 2.2.1 CPO side (/ocpi/peer/{cpo_id})."
+        ),
+        lifespan=lifespan,
+    )
+    app.include_router(api.router)
+    app.include_router(ocpi.router)
+    app.include_router(csms.router)
+
+    async def on_ocpi_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ocpi.OcpiError)
+        return ocpi.ocpi_error_response(request, exc)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if request.url.path.startswith(_OCPI_PREFIX):
+            # OCPI peers expect the envelope: 2001 "invalid or missing parameters".
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            return ocpi.ocpi_error_response(request, ocpi.OcpiError(400, 2001, detail))
+        return await request_validation_exception_handler(request, exc)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette re-raises after this handler, so the traceback is still logged.
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+    app.add_exception_handler(ocpi.OcpiError, on_ocpi_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)
+    return app

@@ -1,0 +1,149 @@
+"""OCPI 2.2.1 objects served by the CPO side (field names and types as the specification).
+
+Sections refer to the OCPI 2.2.1 documents: ``transport_and_format`` (envelope),
+``version_information_endpoint``, ``credentials`` and ``mod_locations``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .mapping import OcpiEvseStatus
+
+__all__ = [
+    "BusinessDetails",
+    "Connector",
+    "Credentials",
+    "CredentialsRole",
+    "Endpoint",
+    "Evse",
+    "GeoLocation",
+    "Location",
+    "OcpiResponse",
+    "Version",
+    "VersionDetails",
+]
+
+T = TypeVar("T")
+
+
+class OcpiResponse(BaseModel, Generic[T]):
+    """Response envelope (transport_and_format §4.1.7): ``status_code`` 1xxx success,
+    2xxx client error, 3xxx server error."""
+
+    data: T | None = None
+    status_code: int
+    status_message: str | None = None
+    timestamp: datetime
+
+
+class Version(BaseModel):
+    """version_information_endpoint §6.1.2 Version."""
+
+    version: str
+    url: str
+
+
+class Endpoint(BaseModel):
+    """version_information_endpoint §6.2.2 Endpoint."""
+
+    identifier: str
+    role: Literal["SENDER", "RECEIVER"]
+    url: str
+
+
+class VersionDetails(BaseModel):
+    """version_information_endpoint §6.2 version details."""
+
+    version: str
+    endpoints: list[Endpoint]
+
+
+class BusinessDetails(BaseModel):
+    """types §16.2 BusinessDetails."""
+
+    name: str = Field(max_length=100)
+    website: str | None = None
+
+
+class CredentialsRole(BaseModel):
+    """credentials §7.4.2 CredentialsRole."""
+
+    role: Literal["CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"]
+    business_details: BusinessDetails
+    party_id: str = Field(min_length=3, max_length=3)
+    country_code: str = Field(min_length=2, max_length=2)
+
+
+class Credentials(BaseModel):
+    """credentials §7.3.1 Credentials object. ``token`` is not Base64-encoded here."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    token: str = Field(min_length=1, max_length=64)
+    url: str = Field(min_length=1, max_length=255)
+    roles: list[CredentialsRole] = Field(min_length=1)
+
+
+class GeoLocation(BaseModel):
+    """types §8.4.13 GeoLocation: decimal degrees as strings."""
+
+    latitude: str = Field(pattern=r"^-?[0-9]{1,2}\.[0-9]{5,7}$")
+    longitude: str = Field(pattern=r"^-?[0-9]{1,3}\.[0-9]{5,7}$")
+
+
+class Connector(BaseModel):
+    """mod_locations §8.3.3 Connector."""
+
+    id: str
+    standard: str
+    format: Literal["SOCKET", "CABLE"]
+    power_type: str
+    max_voltage: int
+    max_amperage: int
+    max_electric_power: int | None = None
+    last_updated: datetime
+
+
+class Evse(BaseModel):
+    """mod_locations §8.3.2 EVSE."""
+
+    uid: str
+    evse_id: str | None = None
+    status: OcpiEvseStatus
+    connectors: list[Connector] = Field(min_length=1)
+    physical_reference: str | None = None
+    last_updated: datetime
+
+
+class Operator(BaseModel):
+    name: str
+
+
+class Hours(BaseModel):
+    """mod_locations §8.4.14 Hours (always open here)."""
+
+    twentyfourseven: bool
+
+
+class Location(BaseModel):
+    """mod_locations §8.3.1 Location. ``last_updated`` moves when an EVSE changes."""
+
+    country_code: str
+    party_id: str
+    id: str
+    publish: bool
+    name: str | None = None
+    address: str
+    city: str
+    postal_code: str | None = None
+    country: str
+    coordinates: GeoLocation
+    evses: list[Evse] | None = None
+    operator: Operator | None = None
+    time_zone: str
+    opening_times: Hours | None = None
+    last_updated: datetime

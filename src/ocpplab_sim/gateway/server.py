@@ -1,0 +1,183 @@
+"""Running the gateway: :class:`EmbeddedGateway` (inside a caller's event loop) and
+:func:`serve` (blocking, for the command line).
+
+Both serve the app with uvicorn on a socket bound before start-up, so the port (also port 0,
+"any free port") is known before the first request. Neither installs process-wide signal
+handlers except :func:`serve`, which stops cleanly on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from types import TracebackType
+
+import uvicorn
+
+from .app import create_app
+from .context import GatewayContext
+from .settings import GatewaySettings
+
+__all__ = ["EmbeddedGateway", "GatewayStartError", "serve"]
+
+logger = logging.getLogger(__name__)
+
+_START_TIMEOUT = 30.0
+
+
+class GatewayStartError(RuntimeError):
+    """The embedded gateway did not come up (bad database URL, port in use, ...)."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal capture: the embedding program owns signal handling."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets that say so,
+    # and without it every small response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _config(settings: GatewaySettings, *, standalone: bool) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings),
+        lifespan="on",
+        log_level="info" if standalone else "warning",
+        # Embedded, leave the host program's logging configuration alone.
+        log_config=uvicorn.config.LOGGING_CONFIG if standalone else None,
+        ws="websockets-sansio",
+        # OCPP chargers send their own Heartbeat; server pings would only add noise.
+        ws_ping_interval=None,
+        timeout_graceful_shutdown=5,
+        access_log=False,
+    )
+
+
+class EmbeddedGateway:
+    """The gateway served by uvicorn as a task of the current event loop.
+
+    ``async with EmbeddedGateway(settings) as gw:`` returns once the server accepts
+    connections at ``gw.url``; leaving the block closes every charger websocket, stops the
+    server and disposes the database engine. Raises :class:`GatewayStartError` if start-up fails.
+    """
+
+    def __init__(self, settings: GatewaySettings, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.settings = settings
+        self._host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://<host>:<port>`` of the running server."""
+        if self._port is None:
+            raise RuntimeError("EmbeddedGateway is not running")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}"
+
+    async def __aenter__(self) -> EmbeddedGateway:
+        sock = _bind(self._host, self._requested_port)
+        self._port = sock.getsockname()[1]
+        self._server = _Server(_config(self.settings, standalone=False))
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(sock), name=f"ocpplab-gateway:{self._port}"
+        )
+        try:
+            async with asyncio.timeout(_START_TIMEOUT):
+                while not self._server.started:
+                    if self._task.done():
+                        break
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            await self._stop()
+            raise GatewayStartError(f"gateway did not start within {_START_TIMEOUT} s") from None
+        if not self._server.started:
+            await self._stop()
+            raise GatewayStartError("gateway failed to start; see the log for the cause")
+        return self
+
+    async def _run(self, sock: socket.socket) -> None:
+        assert self._server is not None
+        try:
+            await self._server.serve(sockets=[sock])
+        except SystemExit:
+            # uvicorn exits the process when lifespan start-up fails; here it only ends the task.
+            logger.error("embedded gateway start-up failed")
+        finally:
+            sock.close()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stop()
+
+    async def _stop(self) -> None:
+        if self._server is None or self._task is None:
+            return
+        app = self._server.config.loaded_app
+        ctx = getattr(getattr(getattr(app, "app", app), "state", None), "gateway", None)
+        if isinstance(ctx, GatewayContext):
+            # Close chargers first so uvicorn finds no open websocket to wait for.
+            await ctx.registry.close_all()
+        self._server.should_exit = True
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._server = self._task = None
+        self._port = None
+
+
+def serve(settings: GatewaySettings, host: str, port: int) -> None:
+    """Serve the gateway until SIGINT or SIGTERM, then shut down cleanly (blocking)."""
+    sock = _bind(host, port)
+    config = _config(settings, standalone=True)
+    server = _Server(config)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, _request_exit, server)
+        actual = sock.getsockname()[1]
+        print(f"ocpplab gateway listening on http://{host}:{actual}", file=sys.stderr, flush=True)
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+
+    try:
+        asyncio.run(main())
+    finally:
+        sock.close()
+
+
+def _request_exit(server: uvicorn.Server) -> None:
+    # A second signal skips waiting for open connections.
+    if server.should_exit:
+        server.force_exit = True
+    server.should_exit = True

@@ -1,0 +1,124 @@
+"""Unit tests of the pure parts: mapping profiles, templates, meter parsing, package boundary."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import ocpplab_sim.gateway as gateway
+from ocpplab_sim.gateway.mapping import DEFAULT_PROFILE, OCPI_EVSE_STATUSES, PROFILES
+from ocpplab_sim.gateway.station_store import energy_register_wh, parse_ocpp_time
+from ocpplab_sim.gateway.templates import TemplateError, builtin_catalog, load_template
+
+DEFAULT_TABLE = {
+    "Available": "AVAILABLE",
+    "Preparing": "CHARGING",
+    "Charging": "CHARGING",
+    "SuspendedEV": "CHARGING",
+    "SuspendedEVSE": "CHARGING",
+    "Finishing": "CHARGING",
+    "Occupied": "CHARGING",
+    "Reserved": "RESERVED",
+    "Unavailable": "INOPERATIVE",
+    "Faulted": "OUTOFORDER",
+}
+
+
+@pytest.mark.parametrize(("ocpp", "ocpi"), sorted(DEFAULT_TABLE.items()))
+def test_default_profile_matches_contract(ocpp: str, ocpi: str):
+    profile = PROFILES[DEFAULT_PROFILE]
+    assert profile.ocpi_status(ocpp, online=True) == ocpi
+    assert profile.ocpi_status(ocpp, online=False) == "UNKNOWN"
+
+
+def test_default_profile_unknowns():
+    profile = PROFILES["default"]
+    assert profile.ocpi_status(None, online=True) == "UNKNOWN"
+    assert profile.ocpi_status("Levitating", online=True) == "UNKNOWN"
+    assert set(profile.table.values()) <= set(OCPI_EVSE_STATUSES)
+    with pytest.raises(TypeError):
+        profile.table["Available"] = "BLOCKED"  # type: ignore[index]
+
+
+def test_builtin_templates():
+    catalog = builtin_catalog()
+    assert catalog["small-urban-ac"].topology() == {
+        "locations": 2,
+        "chargers": 6,
+        "evses": 6,
+        "connectors": 6,
+    }
+    highway = catalog["highway-dc"]
+    assert highway.version == 1
+    assert any(model.outputs > 1 for model in highway.models.values())
+    assert {m.ocpp_version for m in highway.models.values()} == {"2.0.1"}
+    assert {m.ocpp_version for m in catalog["small-urban-ac"].models.values()} == {"1.6"}
+    for template in catalog.values():
+        for loc in template.locations:
+            assert len(loc.country) == 3 and "/" in loc.time_zone
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\nversion: [", "not valid YAML"),
+        ("name: x\nversion: 1\nowner_name: o\nmodels: {}\nlocations: []", "locations"),
+        (
+            "name: x\nversion: 1\nowner_name: o\nmodels: {}\nlocations:\n"
+            "  - {key: L1, name: n, address: a, city: c, country: FRA, latitude: 1,"
+            " longitude: 2, time_zone: Europe/Paris, chargers: [{model: missing, count: 1}]}",
+            "unknown charger model",
+        ),
+    ],
+)
+def test_bad_templates_are_rejected(text: str, message: str):
+    with pytest.raises(TemplateError, match=message):
+        load_template(text)
+
+
+def test_energy_register_parsing():
+    v16 = [
+        {"sampled_value": [{"value": "1.5", "unit": "kWh"}, {"value": "7", "measurand": "Voltage"}]}
+    ]
+    assert energy_register_wh(v16) == 1500
+    v201 = [
+        {"sampled_value": [{"value": 12, "unit_of_measure": {"unit": "Wh", "multiplier": 3}}]},
+        {"sampled_value": [{"value": 13000}]},
+    ]
+    assert energy_register_wh(v201) == 13000
+    assert energy_register_wh([{"sampled_value": [{"value": "x"}]}]) is None
+    phased = [{"sampled_value": [{"value": "5", "phase": "L1"}]}]
+    assert energy_register_wh(phased) is None
+
+
+def test_parse_ocpp_time():
+    assert parse_ocpp_time("2024-05-01T10:00:00Z") is not None
+    assert parse_ocpp_time("2024-05-01T10:00:00") is None
+    assert parse_ocpp_time(None) is None
+
+
+def test_public_api():
+    assert set(gateway.__all__) >= {"GatewaySettings", "create_app", "EmbeddedGateway", "serve"}
+    settings = gateway.GatewaySettings(db_url="sqlite+aiosqlite:///:memory:")
+    assert (settings.token, settings.heartbeat_interval) == ("ocpplab-dev-token", 300)
+
+
+def test_gateway_package_stands_alone():
+    """The gateway imports nothing from the rest of ocpplab_sim (it is reached over the network)."""
+    root = Path(gateway.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.startswith("ocpplab_sim") and not n.startswith("ocpplab_sim.gateway")
+            ]
+    assert offenders == []
