@@ -189,6 +189,23 @@ async def test_expect_passes_when_the_status_appears_and_measures_latency(
     assert [type(e).__name__ for e in events] == ["StepStarted", "CheckFinished", "StepFinished"]
 
 
+async def test_a_status_frame_is_measured_once(clock: Clock, ports: dict[str, Port]) -> None:
+    ocpi = Ocpi(clock, initial="AVAILABLE")
+    engine, _ = _engine(
+        "  - expect_ocpi: {evse: 0, status: AVAILABLE}\n  - wait: 3s\n  - expect_ocpi: {evse: 0, status: AVAILABLE}\n",
+        clock,
+        ocpi,
+        ports,
+    )
+    engine.observe_frame(
+        Frame(999.75, "out", "CP1", [2, "1", "StatusNotification", {"connectorId": 1}])
+    )
+    result = await engine.run()
+    first, second = result.checks
+    assert first.latencies_s == {"CP1-E1": pytest.approx(0.25)}
+    assert second.latencies_s == {}
+
+
 async def test_expect_fails_at_the_deadline_naming_what_was_seen(
     clock: Clock, ports: dict[str, Port]
 ) -> None:

@@ -316,11 +316,15 @@ class Engine:
             await self._sleep(min(self._settings.poll_interval, max(deadline - seen_at, 0.0)))
 
     def _latencies(self, first_seen: Mapping[str, float]) -> dict[str, float]:
+        """OCPP → OCPI latency per EVSE: from the last StatusNotification the charger sent for it
+        to the first poll showing the expected status. Each frame counts once: an EVSE whose
+        charger sent nothing since the last check that consumed it has no sample."""
         latencies = {}
         for uid, seen in first_seen.items():
             sent = self._last_status_sent.get(uid)
             if sent is not None and sent <= seen:
                 latencies[uid] = seen - sent
+                del self._last_status_sent[uid]
         return latencies
 
 

@@ -1,0 +1,180 @@
+"""Command line: ``ocpplab-sim run | validate | gateway serve``. Wiring only; the work is elsewhere.
+
+Exit codes: 0 every check passed · 1 a check failed · 2 invalid input · 3 the gateway, central
+system or OCPI peer could not be used · 130 interrupted (teardown still ran).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ocpplab_sim import __version__
+from ocpplab_sim.errors import InputError, OcpplabError
+
+__all__ = ["main"]
+
+EXIT_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocpplab-sim",
+        description="Prove an EV-charging platform end to end: provision a CPO network, drive "
+        "simulated OCPP charge points through a scenario, verify the OCPI EVSE status.",
+    )
+    parser.add_argument("--version", action="version", version=f"ocpplab-sim {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a scenario file")
+    run.add_argument("scenario", type=Path, help="scenario YAML file")
+    run.add_argument(
+        "--gateway-url",
+        default=os.environ.get("OCPPLAB_GATEWAY_URL"),
+        help="Gateway API base URL (env OCPPLAB_GATEWAY_URL); default: start the embedded "
+        "reference gateway on a free loopback port",
+    )
+    run.add_argument(
+        "--token",
+        default=os.environ.get("OCPPLAB_TOKEN"),
+        help="Gateway API bearer token (env OCPPLAB_TOKEN)",
+    )
+    run.add_argument("--csms-url", help="OCPP central system base URL (ws:// or wss://)")
+    run.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
+    run.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
+    run.add_argument("--seed", type=int, default=0, help="seed for repeatable runs (default 0)")
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="validate every OCPP frame both ways against the official schemas",
+    )
+    run.add_argument("--no-color", action="store_true", help="plain console output")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="log what the harness and gateway do"
+    )
+
+    validate = commands.add_parser("validate", help="check scenario files without running them")
+    validate.add_argument("files", type=Path, nargs="+", metavar="FILE")
+
+    gateway = commands.add_parser("gateway", help="the reference gateway")
+    gateway_commands = gateway.add_subparsers(dest="gateway_command", required=True)
+    serve = gateway_commands.add_parser("serve", help="serve the reference gateway")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--db",
+        default="sqlite+aiosqlite:///ocpplab-gateway.db",
+        help="database URL (default: sqlite+aiosqlite:///ocpplab-gateway.db)",
+    )
+    serve.add_argument(
+        "--token",
+        default=os.environ.get("OCPPLAB_TOKEN", "ocpplab-dev-token"),
+        help="bearer token the Gateway API accepts (env OCPPLAB_TOKEN)",
+    )
+    serve.add_argument("--heartbeat-interval", type=int, default=300, metavar="SECONDS")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ocpplab-sim`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "validate":
+            return _validate(args.files)
+        return _serve(args)
+    except OcpplabError as exc:
+        print(f"ocpplab-sim: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _validate(files: Sequence[Path]) -> int:
+    from ocpplab_sim.scenario.loader import load_scenario
+
+    worst = 0
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except InputError as exc:
+            print(exc, file=sys.stderr)
+            worst = exc.exit_code
+            continue
+        print(f"{path}: ok ({scenario.name!r}, {len(scenario.steps)} steps)")
+    return worst
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ocpplab_sim.reports import ConsoleReporter, RunRecord, to_json, to_junit_xml
+    from ocpplab_sim.runner import RunOptions, run_scenario
+    from ocpplab_sim.scenario.events import Event
+    from ocpplab_sim.scenario.loader import load_scenario
+
+    _configure_logging(verbose=args.verbose)
+    scenario = load_scenario(args.scenario)
+    for report in (args.junit, args.json):
+        if report is not None and not report.parent.exists():
+            raise InputError(f"{report}: the folder {report.parent} does not exist")
+    options = RunOptions(
+        gateway_url=args.gateway_url,
+        token=args.token,
+        csms_url=args.csms_url,
+        seed=args.seed,
+        strict=args.strict,
+    )
+    console = ConsoleReporter(color=False if args.no_color else None)
+    record = RunRecord()
+
+    def emit(event: Event) -> None:
+        record(event)
+        console(event)
+
+    async def main_task() -> int:
+        # SIGTERM takes the same road as Ctrl-C: cancel, tear down, report.
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if task is not None and hasattr(signal, "SIGTERM"):
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        return await run_scenario(scenario, options, emit)
+
+    exit_code = asyncio.run(main_task())
+    if args.junit is not None:
+        args.junit.write_text(to_junit_xml(record), encoding="utf-8")
+    if args.json is not None:
+        args.json.write_text(to_json(record), encoding="utf-8")
+    return exit_code
+
+
+def _configure_logging(*, verbose: bool) -> None:
+    """Warnings to stderr; with ``--verbose`` everything from INFO. The embedded gateway's own
+    warnings concern the platform under test only when it is a real one, so they stay quiet."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        logging.getLogger("ocpplab_sim.gateway").setLevel(logging.ERROR)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ocpplab_sim.launcher import serve_gateway
+
+    serve_gateway(
+        host=args.host,
+        port=args.port,
+        db_url=args.db,
+        token=args.token,
+        heartbeat_interval=args.heartbeat_interval,
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
