@@ -10,12 +10,14 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ocpplab_sim.errors import ConnectivityError, InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet
-from ocpplab_sim.gateway_client import GatewayClient, Party
+from ocpplab_sim.gateway_client import Cpo, GatewayClient, Party
 from ocpplab_sim.gateway_client import Topology as GatewayTopology
 from ocpplab_sim.ocpi_client import OcpiClient
 from ocpplab_sim.scenario.engine import ChargerPort, Engine, FrameLike
@@ -34,6 +36,8 @@ from ocpplab_sim.topology import Charger, Evse, Topology
 __all__ = ["EXIT_INTERRUPTED", "RunOptions", "neutral_topology", "run_scenario"]
 
 EXIT_INTERRUPTED = 130
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -143,17 +147,19 @@ class _Run:
         self.teardown = teardown
         self.cpo_id: str | None = None
 
-    async def _phase(self, name: str, detail: str, work: Awaitable[object]) -> None:
+    async def _phase(self, name: str, detail: str, work: Awaitable[T]) -> T:
+        """Await ``work`` between PhaseStarted and PhaseFinished events; return its result."""
         self.emit(PhaseStarted(phase=name, detail=detail))
         started = time.monotonic()
         try:
-            await work
+            result = await work
         except BaseException as exc:
             outcome = Outcome.ERROR
             message = str(exc) if isinstance(exc, OcpplabError) else type(exc).__name__
             self.emit(_finished(name, outcome, message, started))
             raise
         self.emit(_finished(name, Outcome.PASSED, "", started))
+        return result
 
     async def execute(self) -> tuple[int, str]:
         scenario, options = self.scenario, self.options
@@ -165,29 +171,12 @@ class _Run:
             raise InputError("--token (or OCPPLAB_TOKEN) is required with --gateway-url")
 
         client = GatewayClient(gateway_url, token)
-        await client.__aenter__()
-        self.teardown.push("close gateway client", lambda: client.__aexit__(None, None, None))
+        self.teardown.push("close gateway client", client.aclose)
 
         spec = scenario.gateway
-        topology_holder: list[Topology] = []
-        cpo_holder = []
-
-        async def provision() -> None:
-            party = Party(country_code=spec.party.country_code, party_id=spec.party.party_id)
-            cpo = await client.create_cpo(
-                spec.template,
-                party,
-                name_prefix=spec.name_prefix,
-                mapping_profile=spec.mapping_profile,
-            )
-            self.cpo_id = cpo.cpo_id
-            self.teardown.push(f"delete CPO {cpo.cpo_id}", lambda: client.delete_cpo(cpo.cpo_id))
-            await client.wait_ready(cpo.cpo_id, timeout_s=spec.ready_timeout)
-            topology_holder.append(neutral_topology(await client.topology(cpo.cpo_id)))
-            cpo_holder.append(cpo)
-
-        await self._phase("provision", f"template {spec.template}", provision())
-        topology, cpo = topology_holder[0], cpo_holder[0]
+        cpo, topology = await self._phase(
+            "provision", f"template {spec.template}", self._provision(client)
+        )
 
         csms_url = options.csms_url or (scenario.csms.url if scenario.csms else None)
         csms_url = csms_url or csms_url_for(gateway_url)
@@ -217,8 +206,7 @@ class _Run:
         ports.update({cp.identity: cp for cp in fleet})
         self.teardown.push("disconnect chargers", fleet.stop_all)
         if ocpi is not None:
-            await ocpi.__aenter__()
-            self.teardown.push("close OCPI client", lambda: ocpi.__aexit__(None, None, None))
+            self.teardown.push("close OCPI client", ocpi.aclose)
             await self._phase("ocpi", "credentials handshake (2.2.1)", ocpi.handshake())
             self.teardown.push("close OCPI registration", ocpi.close_registration)
 
@@ -230,6 +218,17 @@ class _Run:
         if failed:
             return 1, f"{len(failed)} of {len(result.checks)} check(s) failed: {failed[0].name}"
         return 1, f"{result.errored_steps + result.failed_steps} step(s) did not complete"
+
+    async def _provision(self, client: GatewayClient) -> tuple[Cpo, Topology]:
+        spec = self.scenario.gateway
+        party = Party(country_code=spec.party.country_code, party_id=spec.party.party_id)
+        cpo = await client.create_cpo(
+            spec.template, party, name_prefix=spec.name_prefix, mapping_profile=spec.mapping_profile
+        )
+        self.cpo_id = cpo.cpo_id
+        self.teardown.push(f"delete CPO {cpo.cpo_id}", lambda: client.delete_cpo(cpo.cpo_id))
+        await client.wait_ready(cpo.cpo_id, timeout_s=spec.ready_timeout)
+        return cpo, neutral_topology(await client.topology(cpo.cpo_id))
 
     def _frame_observer(self, engine: Engine) -> Callable[[FrameLike], None]:
         extra = self.options.on_frame
@@ -244,15 +243,13 @@ class _Run:
     async def _start_embedded(self, token: str) -> str:
         from ocpplab_sim.launcher import embedded_gateway
 
-        manager = embedded_gateway(token)
-        url_holder: list[str] = []
-
-        async def start() -> None:
-            url_holder.append(await manager.__aenter__())
-
-        await self._phase("gateway", "starting the embedded reference gateway", start())
-        self.teardown.push("stop embedded gateway", lambda: manager.__aexit__(None, None, None))
-        return url_holder[0]
+        stack = AsyncExitStack()
+        self.teardown.push("stop embedded gateway", stack.aclose)
+        return await self._phase(
+            "gateway",
+            "starting the embedded reference gateway",
+            stack.enter_async_context(embedded_gateway(token)),
+        )
 
 
 def _finished(name: str, outcome: Outcome, message: str, started: float) -> Event:
