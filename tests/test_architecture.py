@@ -33,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "launcher": {"gateway"},
     "cli": {"runner", "launcher", "reports", "scenario", "errors"},
     "gateway": set(),
+    "load": {"errors"},
 }
 
 
