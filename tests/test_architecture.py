@@ -18,6 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "fleet": {"station", "protocol", "connection", "errors"},
     "gateway_client": {"errors"},
     "ocpi_client": {"errors"},
+    "emsp": {"errors"},
     "scenario": {"topology", "errors"},
     "reports": {"scenario", "errors"},
     "runner": {
@@ -26,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
         "fleet",
         "gateway_client",
         "ocpi_client",
+        "emsp",
         "scenario",
         "reports",
         "launcher",

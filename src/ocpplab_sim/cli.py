@@ -1,13 +1,16 @@
-"""Command line: ``ocpplab-sim run | validate | gateway serve``. Wiring only; the work is elsewhere.
+"""Command line: ``ocpplab-sim run | validate | schema | gateway serve``. Wiring only; the work is
+elsewhere.
 
 Exit codes: 0 every check passed · 1 a check failed · 2 invalid input · 3 the gateway, central
-system or OCPI peer could not be used · 130 interrupted (teardown still ran).
+system or OCPI peer could not be used · 130 interrupted (teardown still ran, unless a second
+interrupt aborted it — the verdict then names what was left).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -48,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--csms-url", help="OCPP central system base URL (ws:// or wss://)")
     run.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
     run.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
+    run.add_argument("--html", type=Path, metavar="PATH", help="write a self-contained HTML report")
+    run.add_argument(
+        "--trace", type=Path, metavar="PATH", help="write every OCPP frame as JSON Lines"
+    )
     run.add_argument("--seed", type=int, default=0, help="seed for repeatable runs (default 0)")
     run.add_argument(
         "--strict",
@@ -61,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("files", type=Path, nargs="+", metavar="FILE")
+
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of the scenario format (or of the JSON report)"
+    )
+    schema.add_argument(
+        "which", nargs="?", choices=("scenario", "report"), default="scenario", metavar="WHICH"
+    )
 
     gateway = commands.add_parser("gateway", help="the reference gateway")
     gateway_commands = gateway.add_subparsers(dest="gateway_command", required=True)
@@ -89,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "validate":
             return _validate(args.files)
+        if args.command == "schema":
+            return _schema(args.which)
         return _serve(args)
     except OcpplabError as exc:
         print(f"ocpplab-sim: {exc}", file=sys.stderr)
@@ -106,27 +122,50 @@ def _validate(files: Sequence[Path]) -> int:
             print(exc, file=sys.stderr)
             worst = exc.exit_code
             continue
-        print(f"{path}: ok ({scenario.name!r}, {len(scenario.steps)} steps)")
+        count = len(scenario.all_steps())
+        print(f"{path}: ok ({scenario.name!r}, {count} steps)")
     return worst
 
 
+def _schema(which: str) -> int:
+    if which == "report":
+        from ocpplab_sim.reports import report_schema
+
+        schema = report_schema()
+    else:
+        from ocpplab_sim.scenario.schema import scenario_schema
+
+        schema = scenario_schema()
+    print(json.dumps(schema, indent=2, ensure_ascii=False))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
-    from ocpplab_sim.reports import ConsoleReporter, RunRecord, to_json, to_junit_xml
-    from ocpplab_sim.runner import RunOptions, run_scenario
+    from ocpplab_sim.reports import (
+        ConsoleReporter,
+        RunRecord,
+        TraceWriter,
+        to_html,
+        to_json,
+        to_junit_xml,
+    )
+    from ocpplab_sim.runner import RunControl, RunOptions, run_scenario
     from ocpplab_sim.scenario.events import Event
     from ocpplab_sim.scenario.loader import load_scenario
 
     _configure_logging(verbose=args.verbose)
     scenario = load_scenario(args.scenario)
-    for report in (args.junit, args.json):
+    for report in (args.junit, args.json, args.html, args.trace):
         if report is not None and not report.parent.exists():
             raise InputError(f"{report}: the folder {report.parent} does not exist")
+    trace = TraceWriter(args.trace) if args.trace is not None else None
     options = RunOptions(
         gateway_url=args.gateway_url,
         token=args.token,
         csms_url=args.csms_url,
         seed=args.seed,
         strict=args.strict,
+        on_frame=trace,
     )
     console = ConsoleReporter(color=False if args.no_color else None)
     record = RunRecord()
@@ -135,19 +174,37 @@ def _run(args: argparse.Namespace) -> int:
         record(event)
         console(event)
 
-    async def main_task() -> int:
-        # SIGTERM takes the same road as Ctrl-C: cancel, tear down, report.
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        if task is not None and hasattr(signal, "SIGTERM"):
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        return await run_scenario(scenario, options, emit)
+    control = RunControl()
 
-    exit_code = asyncio.run(main_task())
+    def interrupted() -> None:
+        what = control.interrupt()
+        if what == "cancel":
+            print(
+                "ocpplab-sim: interrupted; tearing down (interrupt again to abort the teardown)",
+                file=sys.stderr,
+            )
+        elif what == "abort-teardown":
+            print("ocpplab-sim: aborting the teardown", file=sys.stderr)
+
+    async def main_task() -> int:
+        # SIGTERM takes the same road as Ctrl-C: cancel, tear down, report; a second one of
+        # either aborts the teardown.
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, interrupted)
+        return await run_scenario(scenario, options, emit, control)
+
+    try:
+        exit_code = asyncio.run(main_task())
+    finally:
+        if trace is not None:
+            trace.close()
     if args.junit is not None:
         args.junit.write_text(to_junit_xml(record), encoding="utf-8")
     if args.json is not None:
         args.json.write_text(to_json(record), encoding="utf-8")
+    if args.html is not None:
+        args.html.write_text(to_html(record), encoding="utf-8")
     return exit_code
 
 

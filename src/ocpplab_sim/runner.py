@@ -2,6 +2,11 @@
 
 Teardown is guaranteed: whatever was set up is undone in reverse order on success, on failure, on a
 crash of the step code, and on cancellation (Ctrl-C, SIGTERM), and the run still emits its verdict.
+A second interrupt (:meth:`RunControl.interrupt`) aborts the teardown; the verdict then names what
+was left behind and how to clean it up by hand.
+
+With an inline ``topology`` (no ``gateway``) nothing is provisioned and no OCPI peer exists: the
+chargers connect to the scenario's ``csms.url`` (or ``--csms-url``).
 """
 
 from __future__ import annotations
@@ -9,18 +14,19 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from ocpplab_sim.emsp import EmspReceiver
 from ocpplab_sim.errors import ConnectivityError, InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet
 from ocpplab_sim.gateway_client import Cpo, GatewayClient, Party
 from ocpplab_sim.gateway_client import Topology as GatewayTopology
 from ocpplab_sim.ocpi_client import OcpiClient
-from ocpplab_sim.scenario.engine import ChargerPort, Engine, FrameLike
+from ocpplab_sim.scenario.engine import Engine
 from ocpplab_sim.scenario.events import (
     Event,
     EventSink,
@@ -30,10 +36,19 @@ from ocpplab_sim.scenario.events import (
     RunFinished,
     RunStarted,
 )
-from ocpplab_sim.scenario.model import Scenario
+from ocpplab_sim.scenario.model import InlineTopology, Scenario
+from ocpplab_sim.scenario.ports import ChargerPort, EvseView, FrameLike, PushView
 from ocpplab_sim.topology import Charger, Evse, Topology
 
-__all__ = ["EXIT_INTERRUPTED", "RunOptions", "neutral_topology", "run_scenario"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "RunControl",
+    "RunOptions",
+    "csms_url_for",
+    "inline_topology",
+    "neutral_topology",
+    "run_scenario",
+]
 
 EXIT_INTERRUPTED = 130
 
@@ -42,7 +57,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to reach the platform under test. ``gateway_url=None`` starts the embedded gateway."""
+    """How to reach the platform under test. ``gateway_url=None`` starts the embedded gateway
+    (unless the scenario has an inline topology, which needs no gateway)."""
 
     gateway_url: str | None = None
     token: str | None = None
@@ -53,34 +69,105 @@ class RunOptions:
 
 
 class _Teardown:
-    """Undo actions, run last-in first-out; each failure is reported and the rest still run."""
+    """Undo actions, run last-in first-out; each failure is reported and the rest still run.
+
+    Each action carries what a person must do by hand if it never runs (``left``).
+    """
 
     def __init__(self) -> None:
-        self._actions: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+        self._actions: list[tuple[str, Callable[[], Awaitable[object]], str]] = []
+        self._current: asyncio.Future[object] | None = None
+        self.aborted = False
 
-    def push(self, what: str, action: Callable[[], Awaitable[object]]) -> None:
-        self._actions.append((what, action))
+    def push(self, what: str, action: Callable[[], Awaitable[object]], left: str = "") -> None:
+        self._actions.append((what, action, left or f"{what}: not done"))
 
-    async def run(self) -> list[str]:
-        problems = []
+    def abort(self) -> None:
+        """Stop now: cancel the running action and run no other."""
+        self.aborted = True
+        if self._current is not None:
+            self._current.cancel()
+
+    def _was_aborted(self) -> bool:
+        # A method, not the attribute: abort() flips it while run() awaits.
+        return self.aborted
+
+    async def run(self) -> tuple[list[str], list[str]]:
+        """Run every action; returns (problems, what was left undone by an abort)."""
+        problems: list[str] = []
+        left: list[str] = []
         while self._actions:
-            what, action = self._actions.pop()
+            what, action, undone = self._actions.pop()
+            if self.aborted:
+                left.append(undone)
+                continue
+            self._current = asyncio.ensure_future(asyncio.wait_for(action(), timeout=30))
             try:
-                await asyncio.wait_for(action(), timeout=30)
+                await self._current
+            except asyncio.CancelledError:
+                if not self._was_aborted():
+                    raise
+                left.append(undone)
             except Exception as exc:  # a teardown step must never stop the others
                 problems.append(f"{what}: {exc or type(exc).__name__}")
-        return problems
+            finally:
+                self._current = None
+        return problems, left
 
 
-class _StatusStrings:
-    """Adapts the OCPI client to the engine's StatusSource (plain status strings)."""
+class RunControl:
+    """Steers a run from signal handlers: the first :meth:`interrupt` cancels the run (teardown
+    follows), the next one aborts the teardown."""
+
+    def __init__(self) -> None:
+        self.interrupts = 0
+        self._run: asyncio.Future[tuple[int, str]] | None = None
+        self._teardown: _Teardown | None = None
+
+    def interrupt(self) -> str:
+        """Interrupt; returns what happens now: ``"cancel"``, ``"abort-teardown"``, ``"wait"``."""
+        self.interrupts += 1
+        if self._teardown is not None and self.interrupts > 1:
+            self._teardown.abort()
+            return "abort-teardown"
+        if self._run is not None and not self._run.done():
+            self._run.cancel()
+            return "cancel"
+        return "wait"
+
+
+class _OcpiViews:
+    """Adapts the OCPI client to the engine's StatusSource."""
 
     def __init__(self, client: OcpiClient) -> None:
         self._client = client
 
-    async def evse_statuses(self) -> Mapping[str, str]:
-        statuses = await self._client.evse_statuses()
-        return {uid: str(getattr(status, "value", status)) for uid, status in statuses.items()}
+    async def evse_statuses(self) -> Mapping[str, EvseView]:
+        views = await self._client.evse_views()
+        return {
+            uid: EvseView(status=str(status.value), connectors=tuple(connectors))
+            for uid, (status, connectors) in views.items()
+        }
+
+
+class _Pushes:
+    """Adapts the eMSP receiver to the engine's PushSource."""
+
+    def __init__(self, receiver: EmspReceiver) -> None:
+        self._receiver = receiver
+
+    def pushes(self) -> Sequence[PushView]:
+        return [
+            PushView(
+                at=r.at,
+                method=r.method,
+                location_id=r.location_id,
+                evse_uid=r.evse_uid if r.connector_id is None else None,
+                body=r.body,
+                problems=r.problems,
+            )
+            for r in self._receiver.pushes()
+        ]
 
 
 def csms_url_for(gateway_url: str) -> str:
@@ -90,12 +177,18 @@ def csms_url_for(gateway_url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ocpp", "", ""))
 
 
-async def run_scenario(scenario: Scenario, options: RunOptions, emit: EventSink) -> int:
+async def run_scenario(
+    scenario: Scenario,
+    options: RunOptions,
+    emit: EventSink,
+    control: RunControl | None = None,
+) -> int:
     """Run ``scenario`` and return the exit code (0 passed, 1 failed, 2 input, 3 unreachable).
 
     Every outcome, including cancellation, ends with a RunFinished event after teardown. A
     cancellation is not re-raised: it yields EXIT_INTERRUPTED so the caller can still write reports.
     """
+    control = control or RunControl()
     started = time.monotonic()
     teardown = _Teardown()
     run = _Run(scenario, options, emit, teardown)
@@ -107,8 +200,10 @@ async def run_scenario(scenario: Scenario, options: RunOptions, emit: EventSink)
             gateway_url=options.gateway_url,
         )
     )
+    task = asyncio.ensure_future(run.execute())
+    control._run = task
     try:
-        exit_code, message = await run.execute()
+        exit_code, message = await task
     except asyncio.CancelledError:
         exit_code, message = EXIT_INTERRUPTED, "interrupted; tearing down"
     except OcpplabError as exc:
@@ -117,7 +212,19 @@ async def run_scenario(scenario: Scenario, options: RunOptions, emit: EventSink)
         exit_code, message = 1, f"internal error: {type(exc).__name__}: {exc}"
     emit(PhaseStarted(phase="teardown"))
     teardown_started = time.monotonic()
-    problems = await asyncio.shield(teardown.run())
+    control._teardown = teardown
+    if control.interrupts > 1:
+        teardown.abort()
+    work = asyncio.ensure_future(teardown.run())
+    try:
+        problems, left = await asyncio.shield(work)
+    except asyncio.CancelledError:
+        # Our own task was cancelled again: treat it as the second interrupt.
+        teardown.abort()
+        problems, left = await work
+    if left:
+        problems.append("teardown aborted by a second interrupt; left: " + "; ".join(left))
+        message = f"{message}; teardown aborted, left: " + "; ".join(left)
     emit(
         PhaseFinished(
             phase="teardown",
@@ -163,23 +270,19 @@ class _Run:
 
     async def execute(self) -> tuple[int, str]:
         scenario, options = self.scenario, self.options
-        token = options.token or secrets.token_urlsafe(24)
-        gateway_url = options.gateway_url
-        if gateway_url is None:
-            gateway_url = await self._start_embedded(token)
-        elif options.token is None:
-            raise InputError("--token (or OCPPLAB_TOKEN) is required with --gateway-url")
+        ocpi: OcpiClient | None = None
+        receiver: EmspReceiver | None = None
+        if scenario.topology is not None:
+            topology = inline_topology(scenario.topology)
+            csms_url = options.csms_url or (scenario.csms.url if scenario.csms else None)
+            if csms_url is None:
+                raise InputError(
+                    f"{scenario.source}: an inline topology needs csms: {{url: ws://...}} "
+                    "or --csms-url"
+                )
+        else:
+            topology, csms_url, ocpi, receiver = await self._gateway_side()
 
-        client = GatewayClient(gateway_url, token)
-        self.teardown.push("close gateway client", client.aclose)
-
-        spec = scenario.gateway
-        cpo, topology = await self._phase(
-            "provision", f"template {spec.template}", self._provision(client)
-        )
-
-        csms_url = options.csms_url or (scenario.csms.url if scenario.csms else None)
-        csms_url = csms_url or csms_url_for(gateway_url)
         configs = [
             ChargePointConfig(
                 identity=charger.identity,
@@ -192,25 +295,40 @@ class _Run:
             )
             for index, charger in enumerate(topology.chargers)
         ]
-        ocpi: OcpiClient | None = None
-        if cpo.token_a and cpo.ocpi_peer_url:
-            ocpi = OcpiClient(cpo.ocpi_peer_url, cpo.token_a, party=cpo.party)
         # The engine observes the fleet's frames and drives the fleet's charge points: it is built
         # first, and the charge points join its mapping once the fleet exists.
         ports: dict[str, ChargerPort] = {}
         engine = Engine(
-            scenario, topology, ports, _StatusStrings(ocpi) if ocpi else None, self.emit
+            scenario,
+            topology,
+            ports,
+            _OcpiViews(ocpi) if ocpi else None,
+            self.emit,
+            pushes=_Pushes(receiver) if receiver else None,
+            seed=options.seed,
         )
         engine.check_selectors()
         fleet = Fleet(configs, on_frame=self._frame_observer(engine))
         ports.update({cp.identity: cp for cp in fleet})
-        self.teardown.push("disconnect chargers", fleet.stop_all)
+        self.teardown.push(
+            "disconnect chargers",
+            fleet.stop_all,
+            "chargers not disconnected (they close when this process exits)",
+        )
         if ocpi is not None:
-            self.teardown.push("close OCPI client", ocpi.aclose)
-            await self._phase("ocpi", "credentials handshake (2.2.1)", ocpi.handshake())
-            self.teardown.push("close OCPI registration", ocpi.close_registration)
+            self.teardown.push("close OCPI client", ocpi.aclose, "OCPI client not closed")
+            pinned = scenario.ocpi.version
+            detail = f"credentials handshake (OCPI {pinned or 'newest common version'})"
+            await self._phase("ocpi", detail, ocpi.handshake())
+            self.teardown.push(
+                "close OCPI registration",
+                ocpi.close_registration,
+                "OCPI registration not closed (deleting the CPO voids its tokens)",
+            )
 
-        self.emit(PhaseStarted(phase="steps", detail=f"{len(scenario.steps)} step(s)"))
+        count = len(scenario.setup) + len(scenario.teardown)
+        count += sum(len(phase.steps) for phase in scenario.main_phases)
+        self.emit(PhaseStarted(phase="steps", detail=f"{count} step(s)"))
         result = await engine.run()
         failed = [c for c in result.checks if c.outcome is not Outcome.PASSED]
         if result.passed:
@@ -219,14 +337,66 @@ class _Run:
             return 1, f"{len(failed)} of {len(result.checks)} check(s) failed: {failed[0].name}"
         return 1, f"{result.errored_steps + result.failed_steps} step(s) did not complete"
 
-    async def _provision(self, client: GatewayClient) -> tuple[Cpo, Topology]:
+    async def _gateway_side(
+        self,
+    ) -> tuple[Topology, str, OcpiClient | None, EmspReceiver | None]:
+        """Provision through the Gateway API; prepare the OCPI client (and eMSP receiver)."""
+        scenario, options = self.scenario, self.options
+        spec = scenario.gateway
+        assert spec is not None
+        token = options.token or secrets.token_urlsafe(24)
+        gateway_url = options.gateway_url
+        if gateway_url is None:
+            gateway_url = await self._start_embedded(token)
+        elif options.token is None:
+            raise InputError("--token (or OCPPLAB_TOKEN) is required with --gateway-url")
+
+        client = GatewayClient(gateway_url, token)
+        self.teardown.push("close gateway client", client.aclose, "gateway client not closed")
+        cpo, topology = await self._phase(
+            "provision", f"template {spec.template}", self._provision(client, gateway_url)
+        )
+        csms_url = options.csms_url or (scenario.csms.url if scenario.csms else None)
+        csms_url = csms_url or csms_url_for(gateway_url)
+
+        versions_url, token_a = cpo.ocpi_peer_url, cpo.token_a
+        if scenario.ocpi.roam_helper and cpo.roam_helper is not None:
+            versions_url, token_a = cpo.roam_helper.versions_url, cpo.roam_helper.token_a
+        if not (versions_url and token_a):
+            return topology, csms_url, None, None
+        receiver: EmspReceiver | None = None
+        token_b = secrets.token_urlsafe(32)
+        our_url: str | None = None
+        if scenario.ocpi.push:
+            stack = AsyncExitStack()
+            self.teardown.push("stop eMSP receiver", stack.aclose, "eMSP receiver not stopped")
+            receiver = await stack.enter_async_context(EmspReceiver(token_b))
+            our_url = receiver.versions_url
+        pinned = scenario.ocpi.version
+        ocpi = OcpiClient(
+            versions_url,
+            token_a,
+            party=cpo.party,
+            versions=[pinned] if pinned else None,
+            token_b=token_b,
+            our_versions_url=our_url,
+        )
+        return topology, csms_url, ocpi, receiver
+
+    async def _provision(self, client: GatewayClient, gateway_url: str) -> tuple[Cpo, Topology]:
         spec = self.scenario.gateway
+        assert spec is not None
         party = Party(country_code=spec.party.country_code, party_id=spec.party.party_id)
         cpo = await client.create_cpo(
             spec.template, party, name_prefix=spec.name_prefix, mapping_profile=spec.mapping_profile
         )
         self.cpo_id = cpo.cpo_id
-        self.teardown.push(f"delete CPO {cpo.cpo_id}", lambda: client.delete_cpo(cpo.cpo_id))
+        self.teardown.push(
+            f"delete CPO {cpo.cpo_id}",
+            lambda: client.delete_cpo(cpo.cpo_id),
+            f"CPO {cpo.cpo_id} not deleted: DELETE {gateway_url.rstrip('/')}/ocpi/cpos/"
+            f"{cpo.cpo_id} yourself",
+        )
         await client.wait_ready(cpo.cpo_id, timeout_s=spec.ready_timeout)
         return cpo, neutral_topology(await client.topology(cpo.cpo_id))
 
@@ -244,7 +414,9 @@ class _Run:
         from ocpplab_sim.launcher import embedded_gateway
 
         stack = AsyncExitStack()
-        self.teardown.push("stop embedded gateway", stack.aclose)
+        self.teardown.push(
+            "stop embedded gateway", stack.aclose, "embedded gateway not stopped (exits with us)"
+        )
         return await self._phase(
             "gateway",
             "starting the embedded reference gateway",
@@ -256,6 +428,33 @@ def _finished(name: str, outcome: Outcome, message: str, started: float) -> Even
     return PhaseFinished(
         phase=name, outcome=outcome, message=message, duration_s=time.monotonic() - started
     )
+
+
+def inline_topology(spec: InlineTopology) -> Topology:
+    """The engine's topology for a scenario's inline chargers (uids ``{identity}-{n}`` unless
+    given). Raises InputError for a duplicate identity or EVSE uid."""
+    chargers = []
+    for charger in spec.chargers:
+        written = (
+            tuple({} for _ in range(charger.evses))
+            if isinstance(charger.evses, int)
+            else tuple(e.model_dump(exclude_none=True) for e in charger.evses)
+        )
+        evses = tuple(
+            Evse(
+                uid=fields.get("uid") or f"{charger.identity}-{number}",
+                charger=charger.identity,
+                number=number,
+                location_id=charger.location,
+                topology_id=fields.get("topology_id"),
+            )
+            for number, fields in enumerate(written, start=1)
+        )
+        chargers.append(Charger(charger.identity, charger.ocpp_version, charger.location, evses))
+    try:
+        return Topology(tuple(chargers))
+    except ValueError as exc:
+        raise InputError(f"inline topology: {exc}") from exc
 
 
 def neutral_topology(network: GatewayTopology) -> Topology:

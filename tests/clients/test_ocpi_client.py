@@ -213,11 +213,11 @@ async def test_handshake_405_says_already_registered() -> None:
 
 async def test_handshake_without_a_common_version_fails() -> None:
     def handler(_request: httpx.Request) -> httpx.Response:
-        return ok([{"version": "2.1.1", "url": f"{PEER}/2.1.1"}])
+        return ok([{"version": "2.0", "url": f"{PEER}/2.0"}])
 
     rec = Recorder(handler)
     async with OcpiClient(VERSIONS, TOKEN_A, party=PARTY, transport=rec.transport) as ocpi:
-        with pytest.raises(OcpiError, match=r"offers OCPI \['2.1.1'\]"):
+        with pytest.raises(OcpiError, match=r"offers OCPI \['2.0'\]"):
             await ocpi.handshake()
     assert len(rec.requests) == 1
 

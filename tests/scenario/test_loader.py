@@ -47,7 +47,7 @@ steps:
 """
     )
     first, second, wait, expect = scenario.steps
-    assert isinstance(first, PlugIn) and first == second
+    assert isinstance(first, PlugIn) and first.model_dump() == second.model_dump()
     assert first.evse == Selector(kind="index", values=(2,))
     assert isinstance(wait, Wait) and wait.duration == pytest.approx(1.5)
     assert isinstance(expect, ExpectOcpi) and expect.within == 120.0

@@ -96,7 +96,7 @@ def test_junit_has_one_testcase_per_check_and_per_unfinished_step() -> None:
 
 def test_json_report_is_complete_and_versioned() -> None:
     data = json.loads(to_json(_record()))
-    assert data["report_version"] == 1
+    assert data["report_version"] == 2
     assert data["exit_code"] == 1
     assert data["seed"] == 7
     assert data["cpo_id"] == "1"

@@ -1,4 +1,4 @@
-"""Async eMSP-side OCPI client: credentials handshake, then pulling Locations from a CPO.
+"""Async eMSP-side OCPI client (2.2.1 and 2.1.1): credentials handshake, then pulling Locations.
 
 Every failure surfaces as :class:`~ocpplab_sim.errors.OcpiError`: the peer cannot be reached, it
 refused the token (HTTP 401), it answered an HTTP error, an envelope whose ``status_code`` is not
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -25,9 +25,12 @@ from ocpplab_sim.errors import InputError, OcpiError
 from ocpplab_sim.ocpi_client.dialect import DIALECTS, OcpiDialect, PartyLike
 from ocpplab_sim.ocpi_client.models import (
     Credentials,
+    Credentials211,
     Evse,
+    Evse211,
     EvseStatus,
     Location,
+    Location211,
     OcpiResponse,
     Version,
 )
@@ -39,8 +42,9 @@ _M = TypeVar("_M", bound=BaseModel)
 
 _SUCCESS = 1000
 _VERSIONS = TypeAdapter(list[Version])
-_LOCATIONS = TypeAdapter(list[Location])
 _MAX_LISTED_ERRORS = 5
+# Given as our versions URL when no eMSP receiver runs: a closed port, so a callback fails fast.
+_NO_CALLBACK = "http://127.0.0.1:9/ocpi/emsp/versions"
 
 
 class OcpiClient:
@@ -57,26 +61,37 @@ class OcpiClient:
         token_a: str,
         *,
         party: PartyLike,
-        our_versions_url: str = "http://127.0.0.1:9/ocpi/emsp/versions",
+        our_versions_url: str | None = None,
         business_name: str = "ocpplab-sim eMSP",
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         max_pages: int = 1000,
+        versions: Sequence[str] | None = None,
+        token_b: str | None = None,
     ) -> None:
         """Prepare a client; nothing is sent until :meth:`handshake`.
 
-        ``our_versions_url`` is what the CPO is told to call back (the default points at a closed
-        port: the harness does not serve an eMSP API). Raises :class:`InputError` when ``party``
-        is not an OCPI party (2-letter country code, 3-character party id).
+        ``our_versions_url`` is what the CPO is told to call back: the harness's eMSP receiver
+        when it runs (the default points at a closed port). ``versions`` limits the versions the
+        handshake may pick (default: every supported one, newest first); ``token_b`` is the token
+        we hand the CPO (default: a fresh random one) — the receiver checks pushes against it.
+        Raises :class:`InputError` when ``party`` is not an OCPI party (2-letter country code,
+        3-character party id) or a version is not supported.
         """
         if len(party.country_code) != 2 or len(party.party_id) != 3:
             raise InputError(
                 f"OCPI party must be a 2-letter country code and a 3-character party id, "
                 f"got {party.country_code!r}/{party.party_id!r}"
             )
+        allowed = tuple(versions) if versions is not None else tuple(DIALECTS)
+        unknown = [v for v in allowed if v not in DIALECTS]
+        if unknown or not allowed:
+            raise InputError(f"OCPI version {unknown or allowed} not supported: {list(DIALECTS)}")
+        self._allowed = allowed
+        self._given_token_b = token_b
         self.versions_url = versions_url
         self.party = party
-        self.our_versions_url = our_versions_url
+        self.our_versions_url = our_versions_url or _NO_CALLBACK
         self.business_name = business_name
         self.max_pages = max_pages
         self._token = token_a
@@ -129,8 +144,8 @@ class OcpiClient:
 
     # -- handshake ------------------------------------------------------------------------------
 
-    async def handshake(self) -> Credentials:
-        """Register with the CPO (OCPI 2.2.1 credentials, registration) and return its Credentials.
+    async def handshake(self) -> Credentials | Credentials211:
+        """Register with the CPO (OCPI credentials, registration) and return its Credentials.
 
         GET versions and the chosen version's details with token A, POST our Credentials with a
         fresh token B, keep the CPO's token C for every later call. Raises :class:`OcpiError` when
@@ -146,11 +161,11 @@ class OcpiClient:
             f"GET {self.versions_url}",
         )
         offered = {v.version: v.url for v in versions}
-        chosen = next((v for v in DIALECTS if v in offered), None)
+        chosen = next((v for v in self._allowed if v in offered), None)
         if chosen is None:
             raise OcpiError(
                 f"peer at {self.versions_url} offers OCPI {sorted(offered) or 'nothing'}; "
-                f"supported: {list(DIALECTS)}"
+                f"wanted: {list(self._allowed)}"
             )
         dialect = DIALECTS[chosen]
         self._dialect = dialect
@@ -165,7 +180,7 @@ class OcpiClient:
             raise OcpiError(f"peer {chosen} details at {details_url} list no credentials endpoint")
         locations_ep = dialect.locations_sender(details)
 
-        token_b = secrets.token_urlsafe(32)
+        token_b = self._given_token_b or secrets.token_urlsafe(32)
         body = dialect.credentials_body(
             token=token_b,
             url=self.our_versions_url,
@@ -218,8 +233,8 @@ class OcpiClient:
 
     async def locations(
         self, *, limit: int | None = None, date_from: datetime | None = None
-    ) -> list[Location]:
-        """Every Location of the CPO (OCPI 2.2.1 mod_locations, Sender GET list).
+    ) -> list[Location] | list[Location211]:
+        """Every Location of the CPO (mod_locations, Sender GET list), in the negotiated version.
 
         Follows ``Link: <...>; rel="next"`` until it is absent. ``limit`` is only a wish: the
         peer's ``X-Limit`` decides the page size and the ``next`` links carry it. Raises
@@ -235,7 +250,7 @@ class OcpiClient:
         if date_from is not None:
             params["date_from"] = date_from.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-        result: list[Location] = []
+        result: list[Any] = []
         seen_ids: set[str] = set()
         visited: set[str] = set()
         url: str = base
@@ -248,7 +263,7 @@ class OcpiClient:
             response = await self._send("GET", url, correlation=correlation, params=page_params)
             visited.add(str(response.request.url))
             where = f"GET {response.request.url}"
-            batch = self._parse_list(_LOCATIONS, self._unwrap(response), where)
+            batch = self._parse_locations(self._unwrap(response), where)
             total = _int_header(response, "X-Total-Count", total)
             page_limit = _int_header(response, "X-Limit", None)
             if total is not None and page_limit:
@@ -278,17 +293,18 @@ class OcpiClient:
                 )
             url, page_params = next_url, None
 
-    async def location(self, location_id: str) -> Location:
-        """One Location by id (OCPI 2.2.1 mod_locations, Sender GET object).
+    async def location(self, location_id: str) -> Location | Location211:
+        """One Location by id (mod_locations, Sender GET object).
 
         An unknown id raises :class:`OcpiError` with status 2003.
         """
         url = f"{self._require_locations()}/{quote(location_id, safe='')}"
         data = await self._call("GET", url, correlation=str(uuid.uuid4()))
-        return self._parse(Location, data, f"GET {url}")
+        model: type[Location] | type[Location211] = self._require_dialect().location_model
+        return self._parse(model, data, f"GET {url}")
 
-    async def evse(self, location_id: str, evse_uid: str) -> Evse:
-        """One EVSE of a Location (OCPI 2.2.1 mod_locations, Sender GET object).
+    async def evse(self, location_id: str, evse_uid: str) -> Evse | Evse211:
+        """One EVSE of a Location (mod_locations, Sender GET object).
 
         An unknown location or EVSE raises :class:`OcpiError` with status 2003.
         """
@@ -296,7 +312,10 @@ class OcpiClient:
             f"{self._require_locations()}/{quote(location_id, safe='')}/{quote(evse_uid, safe='')}"
         )
         data = await self._call("GET", url, correlation=str(uuid.uuid4()))
-        return self._parse(Evse, data, f"GET {url}")
+        model: type[Evse] | type[Evse211] = (
+            Evse211 if self._require_dialect().version == "2.1.1" else Evse
+        )
+        return self._parse(model, data, f"GET {url}")
 
     async def evse_statuses(self) -> dict[str, EvseStatus]:
         """EVSE uid → status over all Locations, from one full pull.
@@ -311,7 +330,30 @@ class OcpiClient:
                 statuses[evse.uid] = evse.status
         return statuses
 
+    async def evse_views(self) -> dict[str, tuple[EvseStatus, list[dict[str, Any]]]]:
+        """EVSE uid → (status, connectors under their 2.2.1 field names), from one full pull."""
+        dialect = self._require_dialect()
+        views: dict[str, tuple[EvseStatus, list[dict[str, Any]]]] = {}
+        for loc in await self.locations():
+            for evse in loc.evses:
+                if evse.uid in views:
+                    raise OcpiError(f"EVSE uid {evse.uid!r} appears twice (location {loc.id!r})")
+                connectors = [dialect.neutral_connector(c) for c in evse.connectors]
+                views[evse.uid] = (evse.status, connectors)
+        return views
+
     # -- plumbing -------------------------------------------------------------------------------
+
+    def _require_dialect(self) -> OcpiDialect:
+        if self._dialect is None:
+            raise OcpiError("not registered with the OCPI peer: call handshake() first")
+        return self._dialect
+
+    def _parse_locations(self, data: object, where: str) -> list[Location] | list[Location211]:
+        try:
+            return self._require_dialect().parse_locations(data)
+        except ValidationError as exc:
+            raise OcpiError(f"{where}: unexpected data: {_brief(exc)}") from exc
 
     def _require_locations(self) -> str:
         if not self.registered:
@@ -330,9 +372,9 @@ class OcpiClient:
         params: Mapping[str, str | int] | None = None,
     ) -> httpx.Response:
         """Send one request with the current token; connection failures become OcpiError."""
-        # Before negotiation the peer's version is unknown; the versions call is encoded the 2.2.1
-        # way because that is the version this harness targets first.
-        dialect = self._dialect or DIALECTS["2.2.1"]
+        # Before negotiation the peer's version is unknown; the versions call is encoded the way
+        # of the version we prefer.
+        dialect = self._dialect or DIALECTS[self._allowed[0]]
         headers = {
             "Authorization": dialect.authorization(self._token),
             "X-Request-ID": str(uuid.uuid4()),

@@ -1,9 +1,9 @@
-"""OCPI 2.2.1 objects the eMSP side reads and writes.
+"""OCPI 2.2.1 and 2.1.1 objects the eMSP side reads and writes.
 
 Only the fields OCPI marks required (cardinality ``1`` / ``+``) are required here; optional fields
 the harness uses are typed, everything else is kept as extra data so a richer peer still parses.
-Objects that differ between versions (Endpoint, Credentials, Location, EVSE, Connector) are the
-2.2.1 shapes; a 2.1.1 dialect would bring its own siblings.
+Objects that differ between versions (Endpoint, Credentials, Location, EVSE, Connector) have 2.1.1
+siblings suffixed ``211``.
 """
 
 from __future__ import annotations
@@ -17,20 +17,26 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "BusinessDetails",
     "Connector",
+    "Connector211",
     "ConnectorFormat",
     "Credentials",
+    "Credentials211",
     "CredentialsRole",
     "Endpoint",
+    "Endpoint211",
     "Evse",
+    "Evse211",
     "EvseStatus",
     "GeoLocation",
     "InterfaceRole",
     "Location",
+    "Location211",
     "OcpiResponse",
     "PowerType",
     "Role",
     "Version",
     "VersionDetails",
+    "VersionDetails211",
 ]
 
 
@@ -234,4 +240,74 @@ class Location(_OcpiModel):
     time_zone: str
     evses: list[Evse] = Field(default_factory=list)
     operator: BusinessDetails | None = None
+    last_updated: datetime
+
+
+# -- OCPI 2.1.1 shapes (only where they differ from 2.2.1) -----------------------------------------
+
+
+class Endpoint211(_OcpiModel):
+    """One module endpoint (OCPI 2.1.1 version_information_endpoint, Endpoint): no ``role``."""
+
+    identifier: str
+    url: str
+
+
+class VersionDetails211(_OcpiModel):
+    """The endpoints of one version (OCPI 2.1.1 version_information_endpoint)."""
+
+    version: str
+    endpoints: list[Endpoint211]
+
+    def endpoint(self, identifier: str) -> Endpoint211 | None:
+        """The endpoint of module ``identifier``, or ``None`` when absent."""
+        return next((ep for ep in self.endpoints if ep.identifier == identifier), None)
+
+
+class Credentials211(_OcpiModel):
+    """Credentials of a platform (OCPI 2.1.1 credentials §7.1): one party, no ``roles``."""
+
+    token: str = Field(min_length=1, max_length=64)
+    url: str
+    business_details: BusinessDetails
+    party_id: str = Field(min_length=3, max_length=3)
+    country_code: str = Field(min_length=2, max_length=2)
+
+
+class Connector211(_OcpiModel):
+    """One connector (OCPI 2.1.1 mod_locations Connector): ``voltage``/``amperage``."""
+
+    id: str
+    standard: str
+    format: ConnectorFormat
+    power_type: PowerType
+    voltage: int
+    amperage: int
+    tariff_id: str | None = None
+    last_updated: datetime
+
+
+class Evse211(_OcpiModel):
+    """One EVSE (OCPI 2.1.1 mod_locations EVSE Object); at least one connector."""
+
+    uid: str
+    evse_id: str | None = None
+    status: EvseStatus
+    connectors: list[Connector211] = Field(min_length=1)
+    last_updated: datetime
+
+
+class Location211(_OcpiModel):
+    """One location (OCPI 2.1.1 mod_locations Location Object): ``type`` and ``postal_code``
+    required; no ``country_code``/``party_id``/``publish``/``time_zone`` requirement."""
+
+    id: str
+    type: str
+    name: str | None = None
+    address: str
+    city: str
+    postal_code: str
+    country: str = Field(min_length=3, max_length=3)
+    coordinates: GeoLocation
+    evses: list[Evse211] = Field(default_factory=list)
     last_updated: datetime

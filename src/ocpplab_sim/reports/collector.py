@@ -8,6 +8,8 @@ from ocpplab_sim.scenario.events import (
     CheckFinished,
     CheckResult,
     Event,
+    OcpiStatusSeen,
+    OcppStatusSeen,
     PhaseFinished,
     RunFinished,
     RunStarted,
@@ -26,6 +28,8 @@ class RunRecord:
     phases: list[PhaseFinished] = field(default_factory=list)
     steps: list[StepFinished] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
+    ocpp_statuses: list[OcppStatusSeen] = field(default_factory=list)
+    ocpi_statuses: list[OcpiStatusSeen] = field(default_factory=list)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -38,8 +42,19 @@ class RunRecord:
             self.steps.append(event)
         elif isinstance(event, CheckFinished):
             self.checks.append(event.result)
+        elif isinstance(event, OcppStatusSeen):
+            self.ocpp_statuses.append(event)
+        elif isinstance(event, OcpiStatusSeen):
+            self.ocpi_statuses.append(event)
 
     @property
     def latencies_s(self) -> list[float]:
         """Every OCPP → OCPI propagation latency measured in the run, in seconds."""
         return [value for check in self.checks for value in check.latencies_s.values()]
+
+    @property
+    def evse_uids(self) -> list[str]:
+        """Every EVSE the run saw a status for, in order of first appearance."""
+        changes = [(e.at, e.evse_uid) for e in self.ocpp_statuses]
+        changes += [(e.at, e.evse_uid) for e in self.ocpi_statuses]
+        return list(dict.fromkeys(uid for _, uid in sorted(changes)))

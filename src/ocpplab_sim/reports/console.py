@@ -1,4 +1,4 @@
-"""Live progress for a person at a terminal, then a summary."""
+"""Live progress for a person at a terminal, then a summary table and the verdict."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from ocpplab_sim.scenario.events import (
     RunFinished,
     RunStarted,
     StepFinished,
-    StepStarted,
 )
 
 __all__ = ["ConsoleReporter"]
@@ -27,6 +26,7 @@ _MARK = {
     Outcome.ERROR: ("!", "31"),
     Outcome.SKIPPED: ("-", "33"),
 }
+_NAME_WIDTH = 44
 
 
 class ConsoleReporter:
@@ -44,23 +44,31 @@ class ConsoleReporter:
             self._line(f"▶ {event.scenario}  ({event.source}, gateway {where}, seed {event.seed})")
         elif isinstance(event, PhaseStarted):
             detail = f": {event.detail}" if event.detail else ""
-            self._line(f"  … {event.phase}{detail}")
+            if event.kind == "scenario":
+                # A plain steps list is one implicit phase, already announced by the run.
+                if event.phase != "steps":
+                    self._line(f"  ▸ {event.phase}{detail}")
+            else:
+                self._line(f"  … {event.phase}{detail}")
         elif isinstance(event, PhaseFinished):
-            self._line(f"  {self._mark(event.outcome)} {event.phase} ({event.duration_s:.2f}s)")
-            if event.message:
-                self._line(f"      {event.message}")
-        elif isinstance(event, StepStarted):
-            pass
+            if event.kind == "run":
+                self._line(f"  {self._mark(event.outcome)} {event.phase} ({event.duration_s:.2f}s)")
+                if event.message:
+                    self._line(f"      {event.message}")
         elif isinstance(event, StepFinished):
             text = f"  {self._mark(event.outcome)} step {event.index + 1}: {event.label}"
             if event.outcome is not Outcome.SKIPPED:
                 text += f" ({event.duration_s:.2f}s)"
             self._line(text)
-            if event.message and event.outcome is not Outcome.PASSED:
+            if event.message and event.outcome is not Outcome.PASSED and not event.block:
                 self._line(f"      {event.message}")
-        elif isinstance(event, CheckFinished) and event.result.latencies_s:
-            worst = max(event.result.latencies_s.values())
-            self._line(f"      OCPP → OCPI latency: max {worst * 1000:.0f} ms")
+        elif isinstance(event, CheckFinished):
+            result = event.result
+            if result.latencies_s:
+                worst = max(result.latencies_s.values())
+                self._line(f"      OCPP → OCPI latency: max {worst * 1000:.0f} ms")
+            for line in result.explanation.splitlines():
+                self._line(f"      │ {line}")
         elif isinstance(event, RunFinished):
             self._summary(event)
 
@@ -68,14 +76,28 @@ class ConsoleReporter:
         record = self._record
         checks = record.checks
         passed = sum(check.outcome is Outcome.PASSED for check in checks)
-        latency = latency_summary(record.latencies_s)
         self._line("")
+        if checks:
+            self._line(f"  {'':1} {'check':<{_NAME_WIDTH}} {'took':>7}  {'latency max':>11}")
+            for check in checks:
+                name = check.name
+                if len(name) > _NAME_WIDTH:
+                    name = name[: _NAME_WIDTH - 1] + "…"
+                worst = max(check.latencies_s.values(), default=None)
+                latency = f"{worst * 1000:.0f} ms" if worst is not None else "–"
+                self._line(
+                    f"  {self._mark(check.outcome)} {name:<{_NAME_WIDTH}} "
+                    f"{check.duration_s:>6.2f}s  {latency:>11}"
+                )
         self._line(f"  checks: {passed}/{len(checks)} passed")
-        if latency["count"]:
-            p50, p95, worst = (float(latency[k] or 0) * 1000 for k in ("p50", "p95", "max"))
+        figures = latency_summary(record.latencies_s)
+        if figures["count"]:
+            p50, p95, p99, worst = (
+                float(figures[k] or 0) * 1000 for k in ("p50", "p95", "p99", "max")
+            )
             self._line(
-                f"  OCPP → OCPI latency over {latency['count']} EVSE change(s): "
-                f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {worst:.0f} ms"
+                f"  OCPP → OCPI latency over {figures['count']} EVSE change(s): "
+                f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {worst:.0f} ms"
             )
         outcome = Outcome.PASSED if event.exit_code == 0 else Outcome.FAILED
         verdict = "PASSED" if event.exit_code == 0 else "FAILED"

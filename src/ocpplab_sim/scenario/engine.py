@@ -1,32 +1,49 @@
-"""Run a scenario's steps against live charge points and an OCPI status source, emitting events.
+"""Run a scenario against live charge points and an OCPI peer, emitting events.
 
 The engine knows nothing of sockets, HTTP or report formats: the runner hands it the charge points
-(anything with the :class:`ChargerPort` methods), an OCPI status source and an event sink.
+(anything with the :class:`ChargerPort` methods), an OCPI status source, optionally the pushes the
+eMSP receiver got, and an event sink.
+
+Order of a run: ``setup``, then each phase (a plain ``steps`` list is the phase ``steps``), then
+``teardown``. After a step errors (or fails, with ``stop_on_failure``) the remaining steps are
+skipped — except the ``teardown`` steps, which run after failures, errors and an unreachable
+peer alike (not after a cancellation: Ctrl-C goes straight to the runner's own teardown).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from ocpplab_sim.errors import ChargePointError, ConnectivityError, OcpiError, ScenarioError
+from pydantic import BaseModel
+
+from ocpplab_sim.errors import ChargePointError, ConnectivityError, ScenarioError
 from ocpplab_sim.scenario.events import (
     CheckFinished,
     CheckResult,
     EventSink,
     Outcome,
+    PhaseFinished,
+    PhaseStarted,
     StepFinished,
     StepStarted,
 )
+from ocpplab_sim.scenario.expectations import Verifier
 from ocpplab_sim.scenario.model import (
+    Action,
     Authorize,
     Connect,
     Disconnect,
+    Each,
     ExpectOcpi,
+    ExpectPush,
+    Parallel,
     PlugIn,
+    Repeat,
     Scenario,
     StartCharging,
     Step,
@@ -34,39 +51,33 @@ from ocpplab_sim.scenario.model import (
     Unplug,
     Wait,
 )
+from ocpplab_sim.scenario.observe import FrameObserver
+from ocpplab_sim.scenario.ports import (
+    ChargerPort,
+    EvseView,
+    FrameLike,
+    PushSource,
+    PushView,
+    StatusSource,
+)
 from ocpplab_sim.scenario.selectors import SelectionError, select_chargers, select_evses
+from ocpplab_sim.scenario.types import Selector
+from ocpplab_sim.scenario.variables import bind_text
 from ocpplab_sim.topology import Evse, Topology
 
-__all__ = ["ChargerPort", "Engine", "EngineResult", "FrameLike", "StatusSource", "step_label"]
+__all__ = [
+    "ChargerPort",
+    "Engine",
+    "EngineResult",
+    "EvseView",
+    "FrameLike",
+    "PushSource",
+    "PushView",
+    "StatusSource",
+    "step_label",
+]
 
-
-class ChargerPort(Protocol):
-    """What the engine needs of a simulated charge point (see ocpplab_sim.fleet)."""
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    async def plug_in(self, evse: int) -> None: ...
-    async def unplug(self, evse: int) -> None: ...
-    async def authorize(self, evse: int, id_token: str) -> str: ...
-    async def start_charging(self, evse: int, id_token: str) -> None: ...
-    async def stop_charging(self, evse: int, reason: str = "Local") -> None: ...
-
-
-class StatusSource(Protocol):
-    """Where OCPI EVSE statuses are read from: EVSE uid → status string."""
-
-    async def evse_statuses(self) -> Mapping[str, str]: ...
-
-
-class FrameLike(Protocol):
-    @property
-    def at(self) -> float: ...
-    @property
-    def direction(self) -> str: ...
-    @property
-    def identity(self) -> str: ...
-    @property
-    def message(self) -> list[Any]: ...
+_WORST = (Outcome.ERROR, Outcome.FAILED, Outcome.SKIPPED, Outcome.PASSED)
 
 
 @dataclass
@@ -84,24 +95,45 @@ class EngineResult:
         )
 
 
+@dataclass(frozen=True)
+class _Context:
+    phase: str
+    bindings: Mapping[str, str] = field(default_factory=dict)
+    teardown: bool = False
+    suffix: str = ""
+
+
+@dataclass(frozen=True)
+class _Where:
+    phase: str
+    path: str
+    line: int | None
+
+
 def step_label(index: int, step: Step) -> str:
     """How reports name a step: its ``name`` if given, else the action and its target."""
     if step.name:
         return step.name
-    target = ""
     if isinstance(step, Connect | Disconnect):
         target = f" {step.chargers.describe()}"
     elif isinstance(step, Wait):
         target = f" {step.duration:g}s"
-    elif isinstance(step, ExpectOcpi):
+    elif isinstance(step, ExpectOcpi | ExpectPush):
         target = f" {step.status.value} on {step.evse.describe()}"
+    elif isinstance(step, Parallel):
+        target = f" ({len(step.steps)} steps)"
+    elif isinstance(step, Repeat):
+        target = f" {step.times}×"
+    elif isinstance(step, Each):
+        selector = step.evse if step.evse is not None else step.charger
+        target = f" {step.binding} in {selector.describe() if selector else '?'}"
     else:
         target = f" {step.evse.describe()}"
     return f"{step.key}{target}"
 
 
 class Engine:
-    """Runs ``scenario.steps`` in order. Not reusable: one engine, one run."""
+    """Runs a scenario's steps. Not reusable: one engine, one run."""
 
     def __init__(
         self,
@@ -111,111 +143,246 @@ class Engine:
         ocpi: StatusSource | None,
         emit: EventSink,
         *,
+        pushes: PushSource | None = None,
+        seed: int = 0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._scenario = scenario
         self._topology = topology
         self._chargers = chargers
-        self._ocpi = ocpi
         self._emit = emit
+        self._seed = seed
         self._clock = clock
         self._sleep = sleep
         self._settings = scenario.settings
-        # EVSE uid → wall time of the last StatusNotification its charger sent for it
-        self._last_status_sent: dict[str, float] = {}
-        self._uid_by_number = {(evse.charger, evse.number): evse.uid for evse in topology.evses}
+        self._observer = FrameObserver(topology, emit)
+        self._verifier = Verifier(
+            ocpi, pushes, self._observer, emit, scenario.settings, clock, sleep
+        )
+        self._counter = 0
+        self._stop = False
+        self._result = EngineResult()
 
     def check_selectors(self) -> None:
-        """Resolve every selector before anything runs; ScenarioError (exit 2) names the step."""
-        issues = []
-        for index, step in enumerate(self._scenario.steps):
-            selector = step.chargers if isinstance(step, Connect | Disconnect) else None
-            selector = getattr(step, "evse", selector)
-            if selector is None:
-                continue
-            try:
-                select_evses(selector, self._topology)
-            except SelectionError as exc:
-                lines = self._scenario.step_lines
-                line = lines[index] if index < len(lines) else None
-                issues.append((str(exc), line, f"steps[{index}].{step.key}"))
-        if issues:
-            message, line, where = issues[0]
-            raise ScenarioError.single(message, path=self._scenario.source, line=line, field=where)
+        """Resolve every selector before anything runs; ScenarioError (exit 2) names the step.
+
+        Selectors with ``${evse}``-style references are resolved when their step runs.
+        """
+        for where, step in self._scenario.all_steps():
+            for name in ("chargers", "evse", "charger"):
+                selector = getattr(step, name, None)
+                if not isinstance(selector, Selector) or selector.deferred:
+                    continue
+                try:
+                    select_evses(selector, self._topology, seed=self._seed)
+                except SelectionError as exc:
+                    raise ScenarioError.single(
+                        str(exc),
+                        path=self._scenario.source,
+                        line=step.line,
+                        field=f"{where}.{step.key}",
+                    ) from exc
 
     def observe_frame(self, record: FrameLike) -> None:
-        """Feed every OCPP frame here; StatusNotifications time the OCPI propagation latency."""
-        message = record.message
-        if record.direction != "out" or len(message) < 4 or message[0] != 2:
-            return
-        if message[2] != "StatusNotification" or not isinstance(message[3], dict):
-            return
-        payload = message[3]
-        number = payload.get("evseId", payload.get("connectorId"))
-        uid = (
-            self._uid_by_number.get((record.identity, number)) if isinstance(number, int) else None
-        )
-        if uid is not None:
-            self._last_status_sent[uid] = record.at
+        """Feed every OCPP frame here: it times the OCPI latency and explains failed checks."""
+        self._observer.observe(record)
 
     async def run(self) -> EngineResult:
-        """Run every step; ConnectivityError propagates (exit 3) after its StepFinished."""
-        result = EngineResult()
-        stop = False
-        for index, step in enumerate(self._scenario.steps):
-            label = step_label(index, step)
-            if stop:
-                self._emit(StepFinished(index=index, label=label, outcome=Outcome.SKIPPED))
-                continue
-            self._emit(StepStarted(index=index, label=label))
-            started = self._clock()
-            try:
-                outcome, message = await self._run_step(index, label, step, result)
-            except ConnectivityError as exc:
-                self._finish(index, label, Outcome.ERROR, str(exc), started)
-                raise
-            except ChargePointError as exc:
-                outcome, message = Outcome.ERROR, str(exc)
-            self._finish(index, label, outcome, message, started)
-            if outcome is Outcome.ERROR:
-                result.errored_steps += 1
-                stop = True
-            elif outcome is Outcome.FAILED:
-                result.failed_steps += 1
-                stop = self._settings.stop_on_failure
-        return result
+        """Run setup, the phases and teardown; ConnectivityError propagates (exit 3) after the
+        teardown steps ran."""
+        scenario = self._scenario
+        try:
+            if scenario.setup:
+                outcome = await self._phase("setup", scenario.setup, _Context("setup"))
+                # Nothing after a failed setup can be trusted.
+                self._stop = self._stop or outcome is not Outcome.PASSED
+            for phase in scenario.main_phases:
+                await self._phase(phase.name, phase.steps, _Context(phase.name))
+        except ConnectivityError:
+            self._stop = True
+            await self._teardown_steps()
+            raise
+        await self._teardown_steps()
+        return self._result
+
+    async def _teardown_steps(self) -> None:
+        if self._scenario.teardown:
+            context = _Context("teardown", teardown=True)
+            # An unreachable peer is already the run's verdict; the runner's teardown follows.
+            with contextlib.suppress(ConnectivityError):
+                await self._phase("teardown", self._scenario.teardown, context)
+
+    async def _phase(self, name: str, steps: Sequence[Step], context: _Context) -> Outcome:
+        self._emit(PhaseStarted(phase=name, detail=f"{len(steps)} step(s)", kind="scenario"))
+        started = self._clock()
+        outcomes = []
+        try:
+            for position, step in enumerate(steps):
+                outcomes.append(await self._run_one(step, context, f"{name}[{position}]"))
+        finally:
+            outcome = _worst(outcomes)
+            self._emit(
+                PhaseFinished(
+                    phase=name,
+                    outcome=outcome,
+                    duration_s=self._clock() - started,
+                    kind="scenario",
+                )
+            )
+        return outcome
+
+    async def _run_one(self, step: Step, context: _Context, path: str) -> Outcome:
+        index = self._counter
+        self._counter += 1
+        step = _bind(step, context.bindings)
+        label = step_label(index, step) + context.suffix
+        where = _Where(context.phase, path, step.line)
+        if self._stop and not context.teardown:
+            self._emit(
+                StepFinished(
+                    index=index,
+                    label=label,
+                    outcome=Outcome.SKIPPED,
+                    phase=where.phase,
+                    path=where.path,
+                    line=where.line,
+                )
+            )
+            return Outcome.SKIPPED
+        self._emit(
+            StepStarted(
+                index=index, label=label, phase=where.phase, path=where.path, line=where.line
+            )
+        )
+        started = self._clock()
+        timeout = step.timeout if step.timeout is not None else self._settings.step_timeout
+        own = True  # whether the outcome is this step's own, not its children's
+        try:
+            async with asyncio.timeout(timeout):
+                outcome, message, own = await self._dispatch(index, label, step, context, path)
+        except TimeoutError:
+            outcome, message, own = Outcome.ERROR, f"step timed out after {timeout:g}s", True
+        except ConnectivityError as exc:
+            self._finish(index, label, Outcome.ERROR, str(exc), started, where)
+            self._result.errored_steps += 1
+            raise
+        except (ChargePointError, SelectionError) as exc:
+            outcome, message = Outcome.ERROR, str(exc)
+        except asyncio.CancelledError:
+            self._finish(index, label, Outcome.ERROR, "cancelled", started, where)
+            raise
+        self._finish(index, label, outcome, message, started, where, block=not own)
+        if own and outcome is Outcome.ERROR:
+            self._result.errored_steps += 1
+            self._stop = True
+        elif own and outcome is Outcome.FAILED:
+            self._result.failed_steps += 1
+            self._stop = self._stop or self._settings.stop_on_failure
+        return outcome
 
     def _finish(
-        self, index: int, label: str, outcome: Outcome, message: str, started: float
+        self,
+        index: int,
+        label: str,
+        outcome: Outcome,
+        message: str,
+        started: float,
+        where: _Where,
+        *,
+        block: bool = False,
     ) -> None:
         duration = self._clock() - started
         self._emit(
             StepFinished(
-                index=index, label=label, outcome=outcome, message=message, duration_s=duration
+                index=index,
+                label=label,
+                outcome=outcome,
+                message=message,
+                duration_s=duration,
+                phase=where.phase,
+                path=where.path,
+                line=where.line,
+                block=block,
             )
         )
 
-    async def _run_step(
-        self, index: int, label: str, step: Step, result: EngineResult
+    async def _dispatch(
+        self, index: int, label: str, step: Step, context: _Context, path: str
+    ) -> tuple[Outcome, str, bool]:
+        if isinstance(step, Parallel | Repeat | Each):
+            outcome, message = await self._block(step, context, path)
+            return outcome, message, False
+        if isinstance(step, ExpectOcpi | ExpectPush | Authorize):
+            evses = self._evses(step.evse)
+            if isinstance(step, ExpectOcpi):
+                check = await self._verifier.expect_ocpi(index, label, step, evses)
+            elif isinstance(step, ExpectPush):
+                check = await self._verifier.expect_push(index, label, step, evses)
+            else:
+                check = await self._authorize(index, label, step, evses)
+            self._result.checks.append(check)
+            self._emit(CheckFinished(result=check))
+            return check.outcome, check.message, True
+        outcome, message = await self._act(step)
+        return outcome, message, True
+
+    async def _block(
+        self, step: Parallel | Repeat | Each, context: _Context, path: str
     ) -> tuple[Outcome, str]:
+        inner = f"{path}.{step.key}"
+        outcomes: list[Outcome] = []
+        if isinstance(step, Parallel):
+            runs = [
+                self._run_one(child, context, f"{inner}[{i}]") for i, child in enumerate(step.steps)
+            ]
+            results = await asyncio.gather(*runs, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+                outcomes.append(result)
+        else:
+            for bindings, suffix in self._iterations(step):
+                if self._stop and not context.teardown:
+                    break
+                child_context = _Context(
+                    context.phase,
+                    {**context.bindings, **bindings},
+                    context.teardown,
+                    context.suffix + suffix,
+                )
+                for i, child in enumerate(step.steps):
+                    outcomes.append(await self._run_one(child, child_context, f"{inner}[{i}]"))
+        counts = {o: outcomes.count(o) for o in _WORST if outcomes.count(o)}
+        summary = ", ".join(f"{n} {o.value}" for o, n in counts.items())
+        return _worst(outcomes), f"{len(outcomes)} step(s): {summary}"
+
+    def _iterations(self, step: Repeat | Each) -> list[tuple[dict[str, str], str]]:
+        if isinstance(step, Repeat):
+            count = step.times
+            return [({"iteration": str(i)}, f" [{i}/{count}]") for i in range(1, count + 1)]
+        if step.evse is not None:
+            return [({"evse": e.uid}, f" [evse {e.uid}]") for e in self._evses(step.evse)]
+        assert step.charger is not None
+        chargers = select_chargers(step.charger, self._topology, seed=self._seed)
+        return [({"charger": c.identity}, f" [charger {c.identity}]") for c in chargers]
+
+    def _evses(self, selector: Selector) -> tuple[Evse, ...]:
+        return select_evses(selector, self._topology, seed=self._seed)
+
+    async def _act(self, step: Step) -> tuple[Outcome, str]:
         if isinstance(step, Wait):
             await self._sleep(step.duration)
             return Outcome.PASSED, ""
-        if isinstance(step, ExpectOcpi):
-            check = await self._expect_ocpi(index, label, step)
-            result.checks.append(check)
-            self._emit(CheckFinished(result=check))
-            return check.outcome, check.message
         if isinstance(step, Connect | Disconnect):
-            chargers = select_chargers(step.chargers, self._topology)
+            chargers = select_chargers(step.chargers, self._topology, seed=self._seed)
             ports = [self._chargers[c.identity] for c in chargers]
             calls = [port.start() if isinstance(step, Connect) else port.stop() for port in ports]
             await _all(calls, [c.identity for c in chargers])
             return Outcome.PASSED, f"{len(ports)} charger(s)"
-        evses = select_evses(step.evse, self._topology)
-        if isinstance(step, Authorize):
-            return await self._authorize(index, label, step, evses, result)
+        if not isinstance(step, PlugIn | Unplug | StartCharging | StopCharging):
+            raise ChargePointError(f"the engine cannot run {step.key!r} yet")
+        evses = self._evses(step.evse)
         token = self._settings.id_token
         calls = []
         for evse in evses:
@@ -226,14 +393,14 @@ class Engine:
                 calls.append(port.unplug(evse.number))
             elif isinstance(step, StartCharging):
                 calls.append(port.start_charging(evse.number, step.id_token or token))
-            elif isinstance(step, StopCharging):
+            else:
                 calls.append(port.stop_charging(evse.number, step.reason))
         await _all(calls, [evse.uid for evse in evses])
         return Outcome.PASSED, f"{len(evses)} EVSE(s)"
 
     async def _authorize(
-        self, index: int, label: str, step: Authorize, evses: Sequence[Evse], result: EngineResult
-    ) -> tuple[Outcome, str]:
+        self, index: int, label: str, step: Authorize, evses: Sequence[Evse]
+    ) -> CheckResult:
         started = self._clock()
         token = step.id_token or self._settings.id_token
         answers = await asyncio.gather(
@@ -241,91 +408,55 @@ class Engine:
         )
         observed = {evse.uid: answer for evse, answer in zip(evses, answers, strict=True)}
         wrong = {uid: status for uid, status in observed.items() if status != step.expect}
-        outcome = Outcome.FAILED if wrong else Outcome.PASSED
         message = (
             "; ".join(f"{uid}: Authorize answered {status}" for uid, status in wrong.items())
             + f" (expected {step.expect})"
             if wrong
             else f"Authorize answered {step.expect} for {len(evses)} EVSE(s)"
         )
-        check = CheckResult(
+        return CheckResult(
             name=label,
             step_index=index,
-            outcome=outcome,
+            outcome=Outcome.FAILED if wrong else Outcome.PASSED,
             message=message,
             expected=step.expect,
             observed=observed,
             duration_s=self._clock() - started,
+            kind=step.key,
         )
-        result.checks.append(check)
-        self._emit(CheckFinished(result=check))
-        return outcome, message
 
-    async def _expect_ocpi(self, index: int, label: str, step: ExpectOcpi) -> CheckResult:
-        evses = select_evses(step.evse, self._topology)
-        want = step.status.value
-        within = step.within if step.within is not None else self._settings.within
-        if self._ocpi is None:
-            raise OcpiError("expect_ocpi needs an OCPI peer, and this run has none")
-        started = self._clock()
-        deadline = started + within
-        first_seen: dict[str, float] = {}
-        observed: dict[str, str] = {}
-        last_error = ""
-        while True:
-            try:
-                statuses = await self._ocpi.evse_statuses()
-                last_error = ""
-            except OcpiError as exc:
-                # A transient refusal is retried until the deadline; it is the verdict only then.
-                statuses, last_error = {}, str(exc)
-            seen_at = self._clock()
-            for evse in evses:
-                status = statuses.get(evse.uid, "absent")
-                if statuses or evse.uid not in observed:
-                    observed[evse.uid] = status
-                if status == want:
-                    first_seen.setdefault(evse.uid, seen_at)
-                else:
-                    first_seen.pop(evse.uid, None)
-            if len(first_seen) == len(evses):
-                return CheckResult(
-                    name=label,
-                    step_index=index,
-                    outcome=Outcome.PASSED,
-                    message=f"{len(evses)} EVSE(s) {want} after {seen_at - started:.2f}s",
-                    expected=want,
-                    observed=observed,
-                    duration_s=seen_at - started,
-                    latencies_s=self._latencies(first_seen),
-                )
-            if seen_at >= deadline:
-                wrong = [f"{uid}={status}" for uid, status in observed.items() if status != want]
-                message = f"expected {want} within {within:g}s; still " + ", ".join(wrong)
-                if last_error:
-                    message += f" (last OCPI error: {last_error})"
-                return CheckResult(
-                    name=label,
-                    step_index=index,
-                    outcome=Outcome.FAILED,
-                    message=message,
-                    expected=want,
-                    observed=observed,
-                    duration_s=seen_at - started,
-                )
-            await self._sleep(min(self._settings.poll_interval, max(deadline - seen_at, 0.0)))
 
-    def _latencies(self, first_seen: Mapping[str, float]) -> dict[str, float]:
-        """OCPP → OCPI latency per EVSE: from the last StatusNotification the charger sent for it
-        to the first poll showing the expected status. Each frame counts once: an EVSE whose
-        charger sent nothing since the last check that consumed it has no sample."""
-        latencies = {}
-        for uid, seen in first_seen.items():
-            sent = self._last_status_sent.get(uid)
-            if sent is not None and sent <= seen:
-                latencies[uid] = seen - sent
-                del self._last_status_sent[uid]
-        return latencies
+def _worst(outcomes: Sequence[Outcome]) -> Outcome:
+    for outcome in _WORST:
+        if outcome in outcomes:
+            return outcome
+    return Outcome.PASSED
+
+
+def _bind(step: Step, bindings: Mapping[str, str]) -> Step:
+    """``step`` with the loop bindings substituted into its strings and selectors (not into a
+    block's children: they are bound when they run)."""
+    if not bindings:
+        return step
+    bound = _bind_value(step, bindings)
+    assert isinstance(bound, Action)
+    bound.at_line(step.line)
+    return bound  # type: ignore[return-value]
+
+
+def _bind_value(value: Any, bindings: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return bind_text(value, bindings)
+    if isinstance(value, tuple):
+        if value and isinstance(value[0], Action):
+            return value  # a block's children
+        return tuple(_bind_value(v, bindings) for v in value)
+    if isinstance(value, BaseModel):
+        update = {
+            name: _bind_value(getattr(value, name), bindings) for name in type(value).model_fields
+        }
+        return value.model_copy(update=update)
+    return value
 
 
 async def _all(calls: Sequence[Awaitable[Any]], names: Sequence[str]) -> None:

@@ -5,6 +5,11 @@ happened. The order of a run is::
 
     RunStarted → PhaseStarted/PhaseFinished* → StepStarted → (CheckFinished)? → StepFinished → …
     → RunFinished
+
+Run phases (``kind="run"``: gateway, provision, ocpi, steps, teardown) frame the scenario's own
+phases (``kind="scenario"``: setup, each named phase, teardown steps). Steps of a parallel block
+interleave. ``OcppStatusSeen`` and ``OcpiStatusSeen`` record every status change the harness
+observed (from the chargers' frames and from the OCPI polls) for timelines.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 __all__ = [
     "CheckFinished",
     "CheckResult",
     "Event",
     "EventSink",
+    "OcpiStatusSeen",
+    "OcppStatusSeen",
     "Outcome",
     "PhaseFinished",
     "PhaseStarted",
@@ -55,6 +63,7 @@ class PhaseStarted:
 
     phase: str
     detail: str = ""
+    kind: Literal["run", "scenario"] = "run"
     at: float = field(default_factory=_now)
 
 
@@ -64,13 +73,20 @@ class PhaseFinished:
     outcome: Outcome
     message: str = ""
     duration_s: float = 0.0
+    kind: Literal["run", "scenario"] = "run"
     at: float = field(default_factory=_now)
 
 
 @dataclass(frozen=True, kw_only=True)
 class StepStarted:
+    """A step began. ``index`` counts executed steps (a repeated step gets one per run);
+    ``path`` is where it is written (``phases[1].steps[0]``), ``line`` its line in the file."""
+
     index: int
     label: str
+    phase: str = ""
+    path: str = ""
+    line: int | None = None
     at: float = field(default_factory=_now)
 
 
@@ -81,6 +97,10 @@ class StepFinished:
     outcome: Outcome
     message: str = ""
     duration_s: float = 0.0
+    phase: str = ""
+    path: str = ""
+    line: int | None = None
+    block: bool = False  # a parallel/repeat/each block: its outcome is its children's
     at: float = field(default_factory=_now)
 
 
@@ -90,7 +110,10 @@ class CheckResult:
 
     ``latencies_s`` maps an EVSE uid to the time from the OCPP message that caused the change to the
     first poll that showed the expected OCPI status (absent when no OCPP message preceded it).
-    ``observed`` maps each selected EVSE uid to the last status seen.
+    ``observed`` maps each selected EVSE uid to the last status seen. ``explanation`` is the
+    multi-line account of a failure: per EVSE what was expected, what was seen and when, and the
+    OCPP messages that led there (``ocpp_messages``: uid → lines, oldest first). ``kind`` is the
+    expectation's action key.
     """
 
     name: str
@@ -101,11 +124,33 @@ class CheckResult:
     observed: dict[str, str]
     duration_s: float
     latencies_s: dict[str, float] = field(default_factory=dict)
+    kind: str = ""
+    explanation: str = ""
+    ocpp_messages: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
 class CheckFinished:
     result: CheckResult
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcppStatusSeen:
+    """A charger reported an EVSE status (StatusNotification), at the time the frame was sent."""
+
+    evse_uid: str
+    charger: str
+    status: str
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcpiStatusSeen:
+    """An OCPI poll showed an EVSE in a status different from the previous poll."""
+
+    evse_uid: str
+    status: str
     at: float = field(default_factory=_now)
 
 
@@ -127,6 +172,8 @@ Event = (
     | StepStarted
     | StepFinished
     | CheckFinished
+    | OcppStatusSeen
+    | OcpiStatusSeen
     | RunFinished
 )
 EventSink = Callable[[Event], None]

@@ -1,33 +1,63 @@
 """The scenario file's typed model: what a user writes, validated.
 
-A scenario is a header (``name``, ``gateway``, optional ``csms`` and ``settings``) and a list of
-steps. Each step is a mapping with exactly one action key (``plug_in: {evse: 0}``) and an optional
-``name``. The loader (:mod:`ocpplab_sim.scenario.loader`) turns YAML into these objects and points
-every error at its file, line and field.
+A scenario is a header (``name``, ``vars``, ``gateway`` or an inline ``topology``, optional
+``csms``, ``ocpi`` and ``settings``) and its steps: either one ``steps`` list or named
+``phases``, plus optional ``setup`` and ``teardown`` lists. Each step is a mapping with exactly
+one action key (``plug_in: {evse: 0}``) and the optional step keys ``name`` and ``timeout``.
+Blocks (``parallel``, ``repeat``, ``each``) hold steps of their own. The loader
+(:mod:`ocpplab_sim.scenario.loader`) turns YAML into these objects and points every error at its
+file, line and field.
+
+New actions slot in by subclassing :class:`Action` (or :class:`Expectation`), adding the class to
+``_ACTION_TYPES`` and a handler to the engine.
 """
 
 from __future__ import annotations
 
-import re
-from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr
+
+from ocpplab_sim.scenario.types import (
+    ChargerSelection,
+    ConnectorSpec,
+    Duration,
+    EvseSelection,
+    EvseStatus,
+    Selector,
+    Strict,
+    parse_duration,
+)
 
 __all__ = [
     "ACTIONS",
+    "BLOCKS",
+    "SHORTHAND_FIELD",
+    "STEP_KEYS",
+    "Action",
     "Authorize",
     "ChargerSelection",
     "Connect",
+    "ConnectorSpec",
     "CsmsSpec",
     "Disconnect",
     "Duration",
+    "Each",
     "EvseSelection",
     "EvseStatus",
     "ExpectOcpi",
+    "ExpectPush",
+    "Expectation",
     "GatewaySpec",
+    "InlineCharger",
+    "InlineEvse",
+    "InlineTopology",
+    "OcpiSpec",
+    "Parallel",
     "PartySpec",
+    "Phase",
     "PlugIn",
+    "Repeat",
     "Scenario",
     "Selector",
     "Settings",
@@ -39,119 +69,20 @@ __all__ = [
     "parse_duration",
 ]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+# Keys a step may carry next to its one action key.
+STEP_KEYS = ("name", "timeout")
 
 
-def parse_duration(value: Any) -> float:
-    """``"10s"``, ``"500ms"``, ``"2m"``, ``"1h"`` or a number of seconds → seconds (float ≥ 0)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 10s, 500ms or 2m")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    else:
-        raise ValueError(f"expected a duration such as 10s, 500ms or 2m, got {value!r}")
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-
-
-class EvseStatus(StrEnum):
-    """OCPI EvseStatus (OCPI 2.2.1 mod_locations §8.4.22; the same nine values in 2.1.1)."""
-
-    AVAILABLE = "AVAILABLE"
-    BLOCKED = "BLOCKED"
-    CHARGING = "CHARGING"
-    INOPERATIVE = "INOPERATIVE"
-    OUTOFORDER = "OUTOFORDER"
-    PLANNED = "PLANNED"
-    REMOVED = "REMOVED"
-    RESERVED = "RESERVED"
-    UNKNOWN = "UNKNOWN"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Selector(_Strict):
-    """Which EVSEs (or, for charger-level actions, whose chargers) a step acts on.
-
-    Written as ``all``; an index or list of indexes into the topology's EVSE list (0-based, in
-    provisioning order); an ``evse_uid`` string; or a mapping with exactly one of ``index``,
-    ``evse_uid``, ``charger``, ``location``, ``ocpp_version``.
-    """
-
-    kind: Literal["all", "index", "evse_uid", "charger", "location", "ocpp_version"]
-    values: tuple[str | int, ...] = ()
-
-    _KEYS: ClassVar[tuple[str, ...]] = ("index", "evse_uid", "charger", "location", "ocpp_version")
-
-    def describe(self) -> str:
-        if self.kind == "all":
-            return "all"
-        shown = ", ".join(str(v) for v in self.values)
-        return f"{self.kind} {shown}"
-
-    @classmethod
-    def parse(cls, raw: Any) -> Selector:
-        """Accept every written form; ``ValueError`` names the allowed forms."""
-        if isinstance(raw, Selector):
-            return raw
-        if raw == "all":
-            return cls(kind="all")
-        if isinstance(raw, bool):
-            raise ValueError(_SELECTOR_HELP)
-        if isinstance(raw, int):
-            return cls(kind="index", values=(_index(raw),))
-        if isinstance(raw, str) and raw:
-            return cls(kind="evse_uid", values=(raw,))
-        if isinstance(raw, list) and raw and all(isinstance(v, int) for v in raw):
-            return cls(kind="index", values=tuple(_index(v) for v in raw))
-        if isinstance(raw, dict) and len(raw) == 1:
-            ((key, value),) = raw.items()
-            if key in cls._KEYS:
-                values = tuple(value) if isinstance(value, list) else (value,)
-                if not values:
-                    raise ValueError(f"{key} needs at least one value")
-                if key == "index":
-                    return cls(kind="index", values=tuple(_index(v) for v in values))
-                if not all(isinstance(v, str) and v for v in values):
-                    raise ValueError(f"{key} takes a string or a list of strings")
-                if key == "ocpp_version" and not set(values) <= {"1.6", "2.0.1"}:
-                    raise ValueError("ocpp_version is '1.6' or '2.0.1'")
-                return cls(kind=key, values=values)
-        raise ValueError(_SELECTOR_HELP)
-
-
-_SELECTOR_HELP = (
-    "expected a selector: all, an index (0), a list of indexes ([0, 2]), an evse_uid string, "
-    "or a mapping with one of index, evse_uid, charger, location, ocpp_version"
-)
-
-
-def _index(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"an index is a whole number ≥ 0, got {value!r}")
-    return value
-
-
-EvseSelection = Annotated[Selector, BeforeValidator(Selector.parse)]
-ChargerSelection = Annotated[Selector, BeforeValidator(Selector.parse)]
-
-
-class PartySpec(_Strict):
+class PartySpec(Strict):
     country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     party_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{3}$")]
 
 
-class GatewaySpec(_Strict):
-    """Which CPO network to provision through the Gateway API (``POST /ocpi/cpos``)."""
+class GatewaySpec(Strict):
+    """Which CPO network to provision through the Gateway API (``POST /ocpi/cpos``).
+
+    ``mapping_profile`` names the OCPP → OCPI table of the gateway the expectations assume.
+    """
 
     template: Annotated[str, Field(min_length=1)]
     party: PartySpec
@@ -160,13 +91,49 @@ class GatewaySpec(_Strict):
     ready_timeout: Duration = 60.0
 
 
-class CsmsSpec(_Strict):
+class CsmsSpec(Strict):
     """Where the chargers connect; by default the gateway's own ``/ocpp`` endpoint."""
 
     url: Annotated[str, Field(pattern=r"^wss?://")]
 
 
-class Settings(_Strict):
+class InlineEvse(Strict):
+    """One EVSE of an inline charger; ``uid`` defaults to ``{identity}-{number}``."""
+
+    uid: Annotated[str, Field(min_length=1)] | None = None
+    topology_id: str | None = None
+
+
+class InlineCharger(Strict):
+    """A charger of an inline topology: its OCPP identity, version and EVSEs (a count or a list)."""
+
+    identity: Annotated[str, Field(pattern=r"^[^/\s]+$")]
+    ocpp_version: Literal["1.6", "2.0.1"]
+    location: Annotated[str, Field(min_length=1)] = "local"
+    evses: Annotated[int, Field(ge=1)] | tuple[InlineEvse, ...] = 1
+
+
+class InlineTopology(Strict):
+    """The chargers to simulate when no gateway provisions them (no OCPI checks then)."""
+
+    chargers: Annotated[tuple[InlineCharger, ...], Field(min_length=1)]
+
+
+class OcpiSpec(Strict):
+    """How the harness talks OCPI to the CPO.
+
+    ``version`` pins the OCPI version (default: the newest both sides speak); ``push`` runs a
+    harness-side eMSP receiver whose URL is given in the credentials handshake, so the CPO can
+    push Location updates that ``expect_push`` checks; ``roam_helper`` uses the gateway's
+    ready-made handshake payload when it offers one.
+    """
+
+    version: Literal["2.2.1", "2.1.1"] | None = None
+    push: bool = False
+    roam_helper: bool = True
+
+
+class Settings(Strict):
     """Run-wide defaults; every step may override what it names."""
 
     within: Duration = 30.0
@@ -175,70 +142,145 @@ class Settings(_Strict):
     meter_interval: Duration = 5.0
     heartbeat_timeout: Duration = 30.0
     stop_on_failure: bool = False
+    step_timeout: Duration | None = None
 
 
-class _Action(_Strict):
-    """Base of every step's parameters. ``name`` labels the step in reports."""
+class Action(Strict):
+    """Base of every step's parameters. ``name`` labels the step in reports; ``timeout`` bounds
+    how long the step may take (an overrun is an error of that step)."""
 
     name: str | None = None
+    timeout: Duration | None = None
     key: ClassVar[str]
+    _line: int | None = PrivateAttr(default=None)
+
+    @property
+    def line(self) -> int | None:
+        """The 1-based line of this step in its file (``None`` when built in code)."""
+        return self._line
+
+    def at_line(self, line: int | None) -> Action:
+        self._line = line
+        return self
 
 
-class Connect(_Action):
+class Expectation(Action):
+    """An action whose outcome is a verdict on the platform under test (a check in reports)."""
+
+
+class Connect(Action):
     """Open the websocket of each selected charger, boot and report status."""
 
     key: ClassVar[str] = "connect"
     chargers: ChargerSelection = Selector(kind="all")
 
 
-class Disconnect(_Action):
+class Disconnect(Action):
     """Close the websocket of each selected charger cleanly."""
 
     key: ClassVar[str] = "disconnect"
     chargers: ChargerSelection = Selector(kind="all")
 
 
-class PlugIn(_Action):
+class PlugIn(Action):
+    """Plug a cable into each selected EVSE (the EV connects)."""
+
     key: ClassVar[str] = "plug_in"
     evse: EvseSelection
 
 
-class Unplug(_Action):
+class Unplug(Action):
+    """Unplug the cable of each selected EVSE (ends a session's physical part)."""
+
     key: ClassVar[str] = "unplug"
     evse: EvseSelection
 
 
-class Authorize(_Action):
+class Authorize(Expectation):
+    """Present an id token at each selected EVSE; the answer is a check against ``expect``."""
+
     key: ClassVar[str] = "authorize"
     evse: EvseSelection
     id_token: Annotated[str, Field(min_length=1, max_length=20)] | None = None
     expect: str = "Accepted"
 
 
-class StartCharging(_Action):
+class StartCharging(Action):
+    """Start a session on each selected EVSE (plugging in and authorizing first when needed)."""
+
     key: ClassVar[str] = "start_charging"
     evse: EvseSelection
     id_token: Annotated[str, Field(min_length=1, max_length=20)] | None = None
 
 
-class StopCharging(_Action):
+class StopCharging(Action):
+    """Stop the session on each selected EVSE with ``reason``."""
+
     key: ClassVar[str] = "stop_charging"
     evse: EvseSelection
     reason: str = "Local"
 
 
-class Wait(_Action):
+class Wait(Action):
+    """Do nothing for ``duration``."""
+
     key: ClassVar[str] = "wait"
     duration: Duration
 
 
-class ExpectOcpi(_Action):
-    """The OCPI EVSE status of every selected EVSE must become ``status`` within the deadline."""
+class ExpectOcpi(Expectation):
+    """The OCPI EVSE status of every selected EVSE must become ``status`` within the deadline.
+
+    With ``stays`` the status must then hold for that long (every poll); without an explicit
+    ``within`` it must hold from the first poll. ``connector`` fields are checked against each
+    EVSE's OCPI connectors (one of them must match every field written).
+    """
 
     key: ClassVar[str] = "expect_ocpi"
     evse: EvseSelection
     status: EvseStatus
     within: Duration | None = None
+    stays: Duration | None = None
+    connector: ConnectorSpec | None = None
+
+
+class ExpectPush(Expectation):
+    """The CPO must push (PUT/PATCH to the harness's eMSP receiver) ``status`` for every selected
+    EVSE within the deadline; every push must carry a valid, non-decreasing ``last_updated``."""
+
+    key: ClassVar[str] = "expect_push"
+    evse: EvseSelection
+    status: EvseStatus
+    within: Duration | None = None
+
+
+class Parallel(Action):
+    """Run the ``steps`` at the same time; the block ends when all have."""
+
+    key: ClassVar[str] = "parallel"
+    steps: Annotated[tuple[Step, ...], Field(min_length=1)]
+
+
+class Repeat(Action):
+    """Run the ``steps`` ``times`` times in order; ``${iteration}`` is 1, 2, …"""
+
+    key: ClassVar[str] = "repeat"
+    times: Annotated[int, Field(ge=1, le=10_000)]
+    steps: Annotated[tuple[Step, ...], Field(min_length=1)]
+
+
+class Each(Action):
+    """Run the ``steps`` once per selected EVSE (binding ``${evse}`` to its uid) or per selected
+    charger (binding ``${charger}`` to its identity), one after the other."""
+
+    key: ClassVar[str] = "each"
+    evse: EvseSelection | None = None
+    charger: ChargerSelection | None = None
+    steps: Annotated[tuple[Step, ...], Field(min_length=1)]
+
+    @property
+    def binding(self) -> Literal["evse", "charger"]:
+        return "evse" if self.evse is not None else "charger"
 
 
 Step = (
@@ -251,15 +293,22 @@ Step = (
     | StopCharging
     | Wait
     | ExpectOcpi
+    | ExpectPush
+    | Parallel
+    | Repeat
+    | Each
 )
 
-_ACTION_TYPES: tuple[type[_Action], ...] = (
+_ACTION_TYPES: tuple[type[Action], ...] = (
     *(Connect, Disconnect, PlugIn, Unplug, Authorize),
-    *(StartCharging, StopCharging, Wait, ExpectOcpi),
+    *(StartCharging, StopCharging, Wait, ExpectOcpi, ExpectPush),
+    *(Parallel, Repeat, Each),
 )
-ACTIONS: dict[str, type[_Action]] = {cls.key: cls for cls in _ACTION_TYPES}
+ACTIONS: dict[str, type[Action]] = {cls.key: cls for cls in _ACTION_TYPES}
+BLOCKS: tuple[type[Action], ...] = (Parallel, Repeat, Each)
 
-# The short forms: `wait: 2s` means `wait: {duration: 2s}`, `plug_in: 0` means `plug_in: {evse: 0}`.
+# The short forms: `wait: 2s` means `wait: {duration: 2s}`, `plug_in: 0` means `plug_in: {evse: 0}`,
+# `parallel: [...]` means `parallel: {steps: [...]}`.
 SHORTHAND_FIELD: dict[str, str] = {
     "connect": "chargers",
     "disconnect": "chargers",
@@ -269,21 +318,38 @@ SHORTHAND_FIELD: dict[str, str] = {
     "start_charging": "evse",
     "stop_charging": "evse",
     "wait": "duration",
+    "parallel": "steps",
 }
 
 
-class Scenario(_Strict):
-    """A whole scenario file."""
+class Phase(Strict):
+    """A named group of steps; reports show where each phase begins and ends."""
+
+    name: Annotated[str, Field(min_length=1)]
+    steps: Annotated[tuple[Step, ...], Field(min_length=1)]
+
+
+class Scenario(Strict):
+    """A whole scenario file.
+
+    Exactly one of ``gateway`` / ``topology`` and one of ``steps`` / ``phases`` (the loader
+    checks both, with positions). ``vars`` are already substituted into every other field.
+    """
 
     name: Annotated[str, Field(min_length=1)]
     description: str | None = None
-    gateway: GatewaySpec
+    vars: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    gateway: GatewaySpec | None = None
+    topology: InlineTopology | None = None
     csms: CsmsSpec | None = None
+    ocpi: OcpiSpec = OcpiSpec()
     settings: Settings = Settings()
-    steps: tuple[Step, ...]
+    setup: tuple[Step, ...] = ()
+    steps: tuple[Step, ...] = ()
+    phases: tuple[Phase, ...] = ()
+    teardown: tuple[Step, ...] = ()
 
     _source: str = PrivateAttr(default="<scenario>")
-    _step_lines: tuple[int | None, ...] = PrivateAttr(default=())
 
     @property
     def source(self) -> str:
@@ -292,18 +358,44 @@ class Scenario(_Strict):
 
     @property
     def step_lines(self) -> tuple[int | None, ...]:
-        """The 1-based line of each step in its file (``None`` where unknown)."""
-        return self._step_lines
+        """The 1-based line of each top-level step of ``steps`` (``None`` where unknown)."""
+        return tuple(step.line for step in self.steps)
 
-    def located(self, source: str, step_lines: tuple[int | None, ...]) -> Scenario:
+    @property
+    def main_phases(self) -> tuple[Phase, ...]:
+        """The phases to run between setup and teardown; a plain ``steps`` list is one phase."""
+        if self.phases:
+            return self.phases
+        return (Phase(name="steps", steps=self.steps),) if self.steps else ()
+
+    def located(self, source: str) -> Scenario:
         """This scenario, remembering where it was written."""
         self._source = source
-        self._step_lines = step_lines
         return self
 
-    @field_validator("steps")
-    @classmethod
-    def _at_least_one(cls, steps: tuple[Step, ...]) -> tuple[Step, ...]:
-        if not steps:
-            raise ValueError("a scenario needs at least one step")
-        return steps
+    def all_steps(self) -> list[tuple[str, Step]]:
+        """Every step with its dotted field path, blocks before their children, in file order."""
+        out: list[tuple[str, Step]] = []
+
+        def walk(prefix: str, steps: tuple[Step, ...]) -> None:
+            for index, step in enumerate(steps):
+                where = f"{prefix}[{index}]"
+                out.append((where, step))
+                if isinstance(step, Parallel | Repeat | Each):
+                    walk(f"{where}.{step.key}.steps", step.steps)
+
+        walk("setup", self.setup)
+        walk("steps", self.steps)
+        for number, phase in enumerate(self.phases):
+            walk(f"phases[{number}].steps", phase.steps)
+        walk("teardown", self.teardown)
+        return out
+
+
+def _rebuild() -> None:
+    namespace: dict[str, Any] = {"Step": Step}
+    for model in (Parallel, Repeat, Each, Phase, Scenario):
+        model.model_rebuild(_types_namespace=namespace)
+
+
+_rebuild()

@@ -1,8 +1,10 @@
-"""Resolve a step's selector against the provisioned topology."""
+"""Resolve a step's selector against the topology under test."""
 
 from __future__ import annotations
 
-from ocpplab_sim.scenario.model import Selector
+import random
+
+from ocpplab_sim.scenario.types import Selector
 from ocpplab_sim.topology import Charger, Evse, Topology
 
 __all__ = ["SelectionError", "select_chargers", "select_evses"]
@@ -12,14 +14,28 @@ class SelectionError(ValueError):
     """The selector matches nothing, or points outside the topology."""
 
 
-def select_evses(selector: Selector, topology: Topology) -> tuple[Evse, ...]:
+def select_evses(selector: Selector, topology: Topology, *, seed: int = 0) -> tuple[Evse, ...]:
     """The EVSEs ``selector`` names, in topology order, without repeats.
 
-    Raises SelectionError when an index is out of range, a name is unknown, or nothing matches.
+    A ``sample`` draws with a generator seeded by ``seed`` and the sample's own description, so
+    one run picks the same EVSEs for the same expression, and ``--seed`` changes the pick.
+    Raises SelectionError when an index is out of range, a name is unknown, a sample asks for
+    more EVSEs than its selection has, or nothing matches.
     """
     evses = topology.evses
     if selector.kind == "all":
         chosen = evses
+    elif selector.kind == "sample":
+        assert selector.of is not None
+        pool = select_evses(selector.of, topology, seed=seed)
+        n = int(selector.values[0])
+        if n > len(pool):
+            raise SelectionError(
+                f"sample of {n} from ({selector.of.describe()}), which has only {len(pool)} EVSEs"
+            )
+        rng = random.Random(f"{seed}/{selector.describe()}")
+        picked = {evse.uid for evse in rng.sample(pool, n)}
+        chosen = tuple(evse for evse in pool if evse.uid in picked)
     elif selector.kind == "index":
         out_of_range = [v for v in selector.values if not isinstance(v, int) or v >= len(evses)]
         if out_of_range:
@@ -34,7 +50,7 @@ def select_evses(selector: Selector, topology: Topology) -> tuple[Evse, ...]:
         known = _known_names(selector.kind, topology)
         unknown = sorted(wanted - known)
         if unknown:
-            shown = ", ".join(sorted(known)[:8])
+            shown = ", ".join(sorted(known)[:8]) or "none"
             raise SelectionError(
                 f"no {selector.kind} {unknown[0]!r} in the topology (have: {shown})"
             )
@@ -44,21 +60,27 @@ def select_evses(selector: Selector, topology: Topology) -> tuple[Evse, ...]:
     return chosen
 
 
-def select_chargers(selector: Selector, topology: Topology) -> tuple[Charger, ...]:
+def select_chargers(
+    selector: Selector, topology: Topology, *, seed: int = 0
+) -> tuple[Charger, ...]:
     """The chargers that own the EVSEs ``selector`` names, in topology order."""
-    identities = dict.fromkeys(evse.charger for evse in select_evses(selector, topology))
+    evses = select_evses(selector, topology, seed=seed)
+    identities = dict.fromkeys(evse.charger for evse in evses)
     return tuple(topology.charger(identity) for identity in identities)
 
 
-def _value(kind: str, evse: Evse, topology: Topology) -> str:
+def _value(kind: str, evse: Evse, topology: Topology) -> str | None:
     if kind == "evse_uid":
         return evse.uid
     if kind == "charger":
         return evse.charger
     if kind == "location":
         return evse.location_id
+    if kind == "topology_id":
+        return evse.topology_id
     return topology.charger_of(evse).ocpp_version
 
 
 def _known_names(kind: str, topology: Topology) -> set[str]:
-    return {_value(kind, evse, topology) for evse in topology.evses}
+    names = {_value(kind, evse, topology) for evse in topology.evses}
+    return {name for name in names if name is not None}

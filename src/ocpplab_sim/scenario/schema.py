@@ -1,0 +1,145 @@
+"""The JSON Schema of the scenario file format, generated from the models.
+
+It describes the file as written — a step is ``{ACTION: params}`` plus ``name``/``timeout``, with
+the short forms (``wait: 2s``, ``plug_in: 0``, ``parallel: [...]``) — so an editor with a YAML
+language server autocompletes action names and their fields. ``ocpplab-sim schema`` prints it.
+The loader stays the authority: it checks what a schema cannot (one action per step, references,
+selectors against the topology).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from ocpplab_sim.scenario.model import (
+    ACTIONS,
+    BLOCKS,
+    SHORTHAND_FIELD,
+    CsmsSpec,
+    Each,
+    GatewaySpec,
+    InlineTopology,
+    OcpiSpec,
+    Parallel,
+    Repeat,
+    Settings,
+)
+from ocpplab_sim.scenario.types import _DURATION_SCHEMA, _SELECTOR_SCHEMA
+
+__all__ = ["SCHEMA_ID", "scenario_schema"]
+
+SCHEMA_ID = "https://ocpplab.dev/schemas/ocpplab-sim-scenario.json"
+_REF = "#/$defs/{model}"
+_STEPS = {"$ref": "#/$defs/StepList"}
+
+
+def _doc(cls: type) -> str:
+    return (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The schema (JSON Schema draft 2020-12) as a dict."""
+    actions = [cls for cls in ACTIONS.values() if cls not in BLOCKS]
+    header: list[type[BaseModel]] = [GatewaySpec, InlineTopology, CsmsSpec, OcpiSpec, Settings]
+    wanted: list[tuple[type[BaseModel], Literal["validation"]]] = [
+        (model, "validation") for model in (*header, *actions)
+    ]
+    keyed, top = models_json_schema(wanted, ref_template=_REF)
+    defs: dict[str, Any] = dict(top.get("$defs", {}))
+    step_kinds = []
+    for cls in ACTIONS.values():
+        params = _block_params(cls) if cls in BLOCKS else keyed[(cls, "validation")]
+        forms = [params]
+        if cls.key in SHORTHAND_FIELD:
+            field = SHORTHAND_FIELD[cls.key]
+            short = _STEPS if cls is Parallel else _field_schema(defs, cls.__name__, field)
+            forms.append(short)
+        if not any(f.get("required") for f in (params, defs.get(cls.__name__, {}))):
+            forms.append({"type": "null"})
+        step_kinds.append(
+            {
+                "title": cls.key,
+                "description": _doc(cls),
+                "type": "object",
+                "properties": {
+                    cls.key: {"anyOf": forms} if len(forms) > 1 else forms[0],
+                    "name": {"type": "string", "description": "label in reports"},
+                    "timeout": _DURATION_SCHEMA,
+                },
+                "required": [cls.key],
+                "additionalProperties": False,
+            }
+        )
+    defs["Step"] = {"description": "one step: exactly one action key", "anyOf": step_kinds}
+    defs["StepList"] = {"type": "array", "items": {"$ref": "#/$defs/Step"}, "minItems": 1}
+    defs["Selector"] = _SELECTOR_SCHEMA
+    ref = {model.__name__: {"$ref": _REF.format(model=model.__name__)} for model in header}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "ocpplab-sim scenario",
+        "description": "A scenario: provision (gateway) or describe (topology) a network, then "
+        "drive its chargers through steps and check what the platform publishes.",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "description": {"type": "string"},
+            "vars": {
+                "description": "values for ${name} references anywhere below",
+                "type": "object",
+                "additionalProperties": {"type": ["string", "number", "boolean"]},
+            },
+            "gateway": ref["GatewaySpec"],
+            "topology": ref["InlineTopology"],
+            "csms": ref["CsmsSpec"],
+            "ocpi": ref["OcpiSpec"],
+            "settings": ref["Settings"],
+            "setup": {**_STEPS, "description": "steps run first; a failure skips the rest"},
+            "steps": _STEPS,
+            "phases": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string", "minLength": 1}, "steps": _STEPS},
+                    "required": ["name", "steps"],
+                    "additionalProperties": False,
+                },
+            },
+            "teardown": {**_STEPS, "description": "steps that run last, even after failures"},
+        },
+        "required": ["name"],
+        "allOf": [
+            {"oneOf": [{"required": ["gateway"]}, {"required": ["topology"]}]},
+            {"oneOf": [{"required": ["steps"]}, {"required": ["phases"]}]},
+        ],
+        "additionalProperties": False,
+        "$defs": defs,
+    }
+
+
+def _field_schema(defs: dict[str, Any], model: str, field: str) -> dict[str, Any]:
+    schema = defs.get(model, {}).get("properties", {}).get(field, {})
+    return dict(schema) or {}
+
+
+def _block_params(cls: type) -> dict[str, Any]:
+    common = {"name": {"type": "string"}, "timeout": _DURATION_SCHEMA, "steps": _STEPS}
+    if cls is Repeat:
+        extra: dict[str, Any] = {"times": {"type": "integer", "minimum": 1, "maximum": 10_000}}
+        required = ["times", "steps"]
+    elif cls is Each:
+        extra = {"evse": _SELECTOR_SCHEMA, "charger": _SELECTOR_SCHEMA}
+        required = ["steps"]
+    else:
+        extra, required = {}, ["steps"]
+    return {
+        "type": "object",
+        "description": _doc(cls),
+        "properties": {**extra, **common},
+        "required": required,
+        "additionalProperties": False,
+    }

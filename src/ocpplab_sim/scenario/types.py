@@ -1,0 +1,257 @@
+"""The value types of the scenario language: durations, OCPI statuses, selectors, connector specs.
+
+Each type accepts every form a person writes (``10s``, ``0``, ``{charger: CP-1}``) and publishes a
+JSON Schema of those written forms, so ``ocpplab-sim schema`` describes the file, not the model.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+__all__ = [
+    "ChargerSelection",
+    "ConnectorSpec",
+    "Duration",
+    "EvseSelection",
+    "EvseStatus",
+    "Selector",
+    "Strict",
+    "parse_duration",
+]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+# A reference such as ${deadline} may stand for any value; the loader substitutes it first.
+_REFERENCE_PATTERN = r"\$\{[^}]+\}"
+
+
+def parse_duration(value: Any) -> float:
+    """``"10s"``, ``"500ms"``, ``"2m"``, ``"1h"`` or a number of seconds → seconds (float ≥ 0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 10s, 500ms or 2m")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError(f"expected a duration such as 10s, 500ms or 2m, got {value!r}")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+_DURATION_SCHEMA: dict[str, Any] = {
+    "description": "a duration: 500ms, 10s, 2m, 1h, or a number of seconds",
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
+        {"type": "string", "pattern": _REFERENCE_PATTERN},
+    ],
+}
+
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
+
+
+class EvseStatus(StrEnum):
+    """OCPI EvseStatus (OCPI 2.2.1 mod_locations §8.4.22; the same nine values in 2.1.1)."""
+
+    AVAILABLE = "AVAILABLE"
+    BLOCKED = "BLOCKED"
+    CHARGING = "CHARGING"
+    INOPERATIVE = "INOPERATIVE"
+    OUTOFORDER = "OUTOFORDER"
+    PLANNED = "PLANNED"
+    REMOVED = "REMOVED"
+    RESERVED = "RESERVED"
+    UNKNOWN = "UNKNOWN"
+
+
+class Strict(BaseModel):
+    """Base of every scenario model: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+SelectorKind = Literal[
+    "all", "index", "evse_uid", "charger", "location", "ocpp_version", "topology_id", "sample"
+]
+
+
+class Selector(Strict):
+    """Which EVSEs (or, for charger-level actions, whose chargers) a step acts on.
+
+    Written as ``all``; an index or list of indexes into the topology's EVSE list (0-based, in
+    provisioning order); an ``evse_uid`` string; a mapping with exactly one of ``index``,
+    ``evse_uid``, ``charger``, ``location``, ``ocpp_version``, ``topology_id``; or
+    ``{sample: {n: K, of: SELECTOR}}``, K EVSEs drawn from another selection with the run's seed
+    (the same sample expression picks the same EVSEs everywhere in one run).
+    """
+
+    kind: SelectorKind
+    values: tuple[str | int, ...] = ()
+    of: Selector | None = None
+
+    KEYS: ClassVar[tuple[str, ...]] = (
+        "index",
+        "evse_uid",
+        "charger",
+        "location",
+        "ocpp_version",
+        "topology_id",
+        "sample",
+    )
+
+    def describe(self) -> str:
+        if self.kind == "all":
+            return "all"
+        if self.kind == "sample" and self.of is not None:
+            return f"sample {self.values[0]} of ({self.of.describe()})"
+        shown = ", ".join(str(v) for v in self.values)
+        return f"{self.kind} {shown}"
+
+    @property
+    def deferred(self) -> bool:
+        """True when a value is a ``${...}`` reference bound only while the run executes."""
+        own = any(isinstance(v, str) and "${" in v for v in self.values)
+        return own or (self.of is not None and self.of.deferred)
+
+    @classmethod
+    def parse(cls, raw: Any) -> Selector:
+        """Accept every written form; ``ValueError`` names the allowed forms."""
+        if isinstance(raw, Selector):
+            return raw
+        if raw == "all":
+            return cls(kind="all")
+        if isinstance(raw, bool):
+            raise ValueError(_SELECTOR_HELP)
+        if isinstance(raw, int):
+            return cls(kind="index", values=(_index(raw),))
+        if isinstance(raw, str) and raw:
+            return cls(kind="evse_uid", values=(raw,))
+        if isinstance(raw, list) and raw and all(isinstance(v, int) for v in raw):
+            return cls(kind="index", values=tuple(_index(v) for v in raw))
+        if isinstance(raw, dict) and len(raw) == 1:
+            ((key, value),) = raw.items()
+            if key == "sample":
+                return cls._sample(value)
+            if key in cls.KEYS:
+                values = tuple(value) if isinstance(value, list) else (value,)
+                if not values:
+                    raise ValueError(f"{key} needs at least one value")
+                if key == "index":
+                    return cls(kind="index", values=tuple(_index(v) for v in values))
+                if not all(isinstance(v, str) and v for v in values):
+                    raise ValueError(f"{key} takes a string or a list of strings")
+                if key == "ocpp_version" and not set(values) <= {"1.6", "2.0.1"}:
+                    raise ValueError("ocpp_version is '1.6' or '2.0.1'")
+                return cls(kind=key, values=values)
+        raise ValueError(_SELECTOR_HELP)
+
+    @classmethod
+    def _sample(cls, value: Any) -> Selector:
+        if not isinstance(value, dict) or set(value) - {"n", "of"} or "n" not in value:
+            raise ValueError("sample is {n: COUNT, of: SELECTOR} (of defaults to all)")
+        n = value["n"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"sample.n is a whole number ≥ 1, got {n!r}")
+        inner = cls.parse(value.get("of", "all"))
+        return cls(kind="sample", values=(n,), of=inner)
+
+
+_SELECTOR_HELP = (
+    "expected a selector: all, an index (0), a list of indexes ([0, 2]), an evse_uid string, "
+    "or a mapping with one of index, evse_uid, charger, location, ocpp_version, topology_id, "
+    "sample"
+)
+
+
+def _index(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"an index is a whole number ≥ 0, got {value!r}")
+    return value
+
+
+def _one_key(key: str, value_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {key: value_schema},
+        "required": [key],
+        "additionalProperties": False,
+    }
+
+
+_STRINGS: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+    ]
+}
+_INDEXES: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer", "minimum": 0},
+        {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
+    ]
+}
+_SELECTOR_SCHEMA: dict[str, Any] = {
+    "description": _SELECTOR_HELP,
+    "anyOf": [
+        {"const": "all"},
+        {"type": "string", "minLength": 1, "description": "an evse_uid or ${evse}"},
+        _INDEXES,
+        _one_key("index", _INDEXES),
+        *(_one_key(key, _STRINGS) for key in ("evse_uid", "charger", "location", "topology_id")),
+        _one_key(
+            "ocpp_version",
+            {
+                "anyOf": [
+                    {"enum": ["1.6", "2.0.1"]},
+                    {"type": "array", "items": {"enum": ["1.6", "2.0.1"]}, "minItems": 1},
+                ]
+            },
+        ),
+        _one_key(
+            "sample",
+            {
+                "type": "object",
+                "properties": {
+                    "n": {"type": "integer", "minimum": 1},
+                    "of": {"description": "the selection to draw from (default all)"},
+                },
+                "required": ["n"],
+                "additionalProperties": False,
+            },
+        ),
+    ],
+}
+
+EvseSelection = Annotated[
+    Selector, BeforeValidator(Selector.parse), WithJsonSchema(_SELECTOR_SCHEMA)
+]
+ChargerSelection = EvseSelection
+
+
+class ConnectorSpec(Strict):
+    """Fields the OCPI Connector of an EVSE must carry (only those written are checked).
+
+    Names are the OCPI 2.2.1 ones; against a 2.1.1 peer ``max_voltage``/``max_amperage`` are
+    compared with its ``voltage``/``amperage``.
+    """
+
+    standard: Annotated[str, Field(min_length=1, examples=["IEC_62196_T2", "CHADEMO"])] | None = (
+        None
+    )
+    format: Literal["SOCKET", "CABLE"] | None = None
+    power_type: (
+        Literal["AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE", "DC"] | None
+    ) = None
+    max_voltage: int | None = None
+    max_amperage: int | None = None
+    max_electric_power: int | None = None
+
+    def wanted(self) -> dict[str, str | int]:
+        """The fields this spec constrains, by OCPI name."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
