@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import json
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from importlib import resources
@@ -219,3 +220,32 @@ async def provision(client: httpx.AsyncClient, template: str, **extra: Any) -> d
 
     await wait_until(status, lambda s: s["status"] == "ready")
     return created
+
+
+@contextlib.asynccontextmanager
+async def gateway_process(*argv: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """Run ``python *argv`` (a gateway that prints "listening on <url>" to stderr); yield the
+    process and its URL. The process is killed at the end if it is still running."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *argv, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL
+    )
+    assert proc.stderr is not None
+    try:
+        line = ""
+        while "listening on" not in line:
+            raw = await asyncio.wait_for(proc.stderr.readline(), 30)
+            assert raw, "the gateway exited before listening"
+            line = raw.decode()
+        # Keep reading stderr so a chatty gateway never blocks on a full pipe.
+        drain = asyncio.create_task(proc.stderr.read())
+        try:
+            yield proc, line.rsplit(" ", 1)[1].strip()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+            await drain
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

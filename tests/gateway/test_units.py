@@ -122,3 +122,37 @@ def test_gateway_package_stands_alone():
                 if n.startswith("ocpplab_sim") and not n.startswith("ocpplab_sim.gateway")
             ]
     assert offenders == []
+
+
+def test_command_catalog_has_official_schemas():
+    from ocpplab_sim.gateway.commands import CSMS_ACTIONS, schema_errors, validate_request
+
+    for version, actions in CSMS_ACTIONS.items():
+        for action in actions:
+            # Loads the request and response schema of every operation the API can send.
+            schema_errors(version, action, {}, response=False)
+            schema_errors(version, action, {}, response=True)
+    assert validate_request("1.6", "Reset", {"type": "Hard"}) == []
+    assert validate_request("2.0.1", "Reset", {"type": "Hard"})[0]["loc"] == ["body", "payload"]
+    assert validate_request("2.0.1", "RemoteStartTransaction", {})[0]["loc"] == ["body", "action"]
+
+
+def test_parameterised_template_expands():
+    large = builtin_catalog()["large-network"]
+    concrete = large.expand({"locations": 3, "chargers_per_location": 7})
+    assert [loc.key for loc in concrete.locations] == ["N1", "N2", "N3"]
+    assert large.topology({"locations": 50, "chargers_per_location": 20})["chargers"] == 1000
+    with pytest.raises(ValueError, match="between"):
+        large.check_params({"locations": 0})
+    depot = builtin_catalog()["mixed-depot"]
+    assert {m.ocpp_version for m in depot.models.values()} == {"1.6", "2.0.1"}
+    assert depot.topology() == {"locations": 1, "chargers": 6, "evses": 8, "connectors": 8}
+
+
+@pytest.mark.parametrize("name", ["citrineos", "evserver", "greenflux"])
+def test_alternative_profiles_cover_every_ocpp_status(name: str):
+    profile = PROFILES[name]
+    for status in DEFAULT_TABLE:
+        assert profile.ocpi_status(status, online=True) in OCPI_EVSE_STATUSES
+    assert PROFILES["citrineos"].ocpi_status(None, online=False, previous="CHARGING") == "CHARGING"
+    assert PROFILES["evserver"].ocpi_status("Available", online=False) == "INOPERATIVE"

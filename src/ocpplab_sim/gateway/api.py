@@ -30,7 +30,7 @@ from .context import GatewayContext, get_context
 from .db import Cpo as CpoRow
 from .provisioning import ConflictError
 
-__all__ = ["router"]
+__all__ = ["CpoId", "Ctx", "load_cpo", "require_token", "router"]
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer authentication")
 
@@ -58,6 +58,7 @@ _errors: dict[int | str, dict[str, object]] = {
     for code, text in (
         (401, "Missing or invalid bearer token"),
         (404, "CPO not found"),
+        (413, "Request body too large"),
         (500, "Internal server error"),
     )
 }
@@ -79,7 +80,8 @@ CpoId = Annotated[
 Ctx = Annotated[GatewayContext, Depends(get_context)]
 
 
-async def _load(ctx: GatewayContext, cpo_id: str) -> CpoRow:
+async def load_cpo(ctx: GatewayContext, cpo_id: str) -> CpoRow:
+    """The CPO row (also deleted ones); 404 when there is none."""
     # Ids beyond 64-bit cannot exist; checking avoids an integer overflow in the driver.
     if len(cpo_id) > 18:
         raise HTTPException(404, f"CPO {cpo_id} not found")
@@ -115,7 +117,7 @@ async def create_cpo(body: CpoCreate, request: Request, ctx: Ctx) -> Cpo:
 async def list_cpos(
     request: Request,
     ctx: Ctx,
-    page: Annotated[int, Query(ge=1, description="One-based page number")] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="One-based page number")] = 1,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
 ) -> CpoList:
     """CPOs that are not deleted, oldest first."""
@@ -133,7 +135,7 @@ async def list_cpos(
 @router.get("/{cpo_id}/status", response_model=CpoStatus, summary="Get CPO provisioning status")
 async def get_status(cpo_id: CpoId, ctx: Ctx) -> CpoStatus:
     """Provisioning state: pending → provisioning → ready | failed (with ``error``); deleted."""
-    cpo = await _load(ctx, cpo_id)
+    cpo = await load_cpo(ctx, cpo_id)
     return CpoStatus(
         cpo_id=str(cpo.id),
         status=cpo.status,
@@ -145,7 +147,7 @@ async def get_status(cpo_id: CpoId, ctx: Ctx) -> CpoStatus:
 @router.get("/{cpo_id}", response_model=Cpo, summary="Get CPO")
 async def get_cpo(cpo_id: CpoId, request: Request, ctx: Ctx) -> Cpo:
     """Status + metadata for a single CPO (``token_a`` and ``roam_helper`` are null)."""
-    return views.cpo_view(await _load(ctx, cpo_id), ctx.base_url(request))
+    return views.cpo_view(await load_cpo(ctx, cpo_id), ctx.base_url(request))
 
 
 @router.delete(
@@ -159,7 +161,7 @@ async def delete_cpo(cpo_id: CpoId, ctx: Ctx) -> Response:
 
     Deleting an already deleted CPO is accepted again (204).
     """
-    await _load(ctx, cpo_id)
+    await load_cpo(ctx, cpo_id)
     await ctx.provisioner.delete(int(cpo_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -167,7 +169,7 @@ async def delete_cpo(cpo_id: CpoId, ctx: Ctx) -> Response:
 @router.get("/{cpo_id}/report", response_model=CpoReport, summary="Get CPO report")
 async def get_report(cpo_id: CpoId, ctx: Ctx) -> CpoReport:
     """EVSE statuses with history, OCPP message counts, connections, transactions, OCPI state."""
-    cpo = await _load(ctx, cpo_id)
+    cpo = await load_cpo(ctx, cpo_id)
     async with ctx.db.read() as session:
         return await views.report_view(session, cpo)
 
@@ -181,11 +183,11 @@ async def get_report(cpo_id: CpoId, ctx: Ctx) -> CpoReport:
 async def list_locations(
     cpo_id: CpoId,
     ctx: Ctx,
-    page: Annotated[int, Query(ge=1, description="One-based page number")] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="One-based page number")] = 1,
     limit: Annotated[int, Query(ge=1, le=500, description="Locations per page")] = 50,
 ) -> OcpiLocationListResponse:
     """A page of the CPO's locations with chargers and EVSEs (empty until ``ready``)."""
-    cpo = await _load(ctx, cpo_id)
+    cpo = await load_cpo(ctx, cpo_id)
     if cpo.status == "deleted":
         raise HTTPException(404, f"CPO {cpo_id} was deleted")
     async with ctx.db.read() as session:

@@ -8,15 +8,20 @@ publishes the same components.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .mapping import PROFILES, OcpiEvseStatus
 from .templates import builtin_catalog
 
 __all__ = [
+    "ChargerInfo",
+    "ChargerList",
     "ChargerSummary",
+    "CommandList",
+    "CommandRequest",
+    "CommandResult",
     "Cpo",
     "CpoCreate",
     "CpoList",
@@ -31,9 +36,11 @@ __all__ = [
     "Party",
     "PartyOut",
     "ReportConnection",
+    "ReportEvent",
     "ReportEvse",
     "ReportHistoryEntry",
     "ReportOcpi",
+    "ReportPush",
     "ReportTransaction",
     "RoamHelper",
     "Topology",
@@ -79,6 +86,16 @@ class CpoCreate(BaseModel):
     ttl_seconds: int | None = Field(
         3600, ge=1, description="Seconds until the CPO is deleted; null: never"
     )
+    template_params: dict[str, int] | None = Field(
+        None,
+        description="Parameters of a parameterised template, e.g. "
+        '{"locations": 50, "chargers_per_location": 20} for large-network',
+    )
+    ocpp_security_profile: Literal[0, 1, 2] = Field(
+        0,
+        description="OCPP security profile of every charger: 0 none, 1 Basic auth over ws, "
+        "2 Basic auth over wss (TLS). Passwords: GET /ocpi/cpos/{cpo_id}/chargers",
+    )
 
     @field_validator("template")
     @classmethod
@@ -87,6 +104,14 @@ class CpoCreate(BaseModel):
         if value not in catalog:
             raise ValueError(f"unknown template {value!r}; known: {', '.join(sorted(catalog))}")
         return value
+
+    @model_validator(mode="after")
+    def _params_fit_template(self) -> CpoCreate:
+        template = builtin_catalog().get(self.template)
+        if template is not None:
+            # Raises ValueError (→ 422) for an unknown parameter or a value out of range.
+            template.check_params(self.template_params)
+        return self
 
     @field_validator("mapping_profile")
     @classmethod
@@ -260,3 +285,90 @@ class CpoReport(BaseModel):
     connections: list[ReportConnection]
     transactions: list[ReportTransaction]
     ocpi: ReportOcpi
+    commands: list[CommandResult] = Field(default_factory=list)
+    pushes: list[ReportPush] = Field(default_factory=list)
+    events: list[ReportEvent] = Field(default_factory=list)
+
+
+class ChargerInfo(BaseModel):
+    """One charger of a CPO and how to connect it: ``ocpp_path`` is ``/ocpp/{identity}`` on the
+    gateway's host (``ws://`` or, under security profile 2, ``wss://``). Under security profile 1
+    or 2 the charger authenticates with HTTP Basic ``username:password``; both are null under
+    profile 0."""
+
+    identity: str
+    location_id: str
+    ocpp_version: Literal["1.6", "2.0.1"]
+    evse_uids: list[str]
+    security_profile: Literal[0, 1, 2]
+    username: str | None
+    password: str | None
+    ocpp_path: str
+    online: bool
+
+
+class ChargerList(BaseModel):
+    data: list[ChargerInfo]
+
+
+class CommandRequest(BaseModel):
+    """An OCPP operation for the central system to send: ``payload`` is the CALL payload as on
+    the wire (camelCase keys), validated against the official schema of ``action``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(pattern=r"^[A-Za-z0-9]{1,64}$", examples=["RemoteStartTransaction"])
+    payload: dict[str, Any] = Field(default_factory=dict, examples=[{"idTag": "TAG1"}])
+    timeout_s: float = Field(30.0, gt=0, le=300, description="seconds to wait for the answer")
+
+
+class CommandResult(BaseModel):
+    """Outcome of one command. ``status``: ``answered`` (CALLRESULT in ``response``;
+    ``response_valid`` says whether it matched the schema), ``callerror`` (``error`` has
+    ``code``, ``description``, ``details``), ``timeout`` or ``offline`` (not connected, or the
+    socket closed before the answer)."""
+
+    command_id: str
+    station_id: str
+    action: str
+    payload: dict[str, Any]
+    status: Literal["answered", "callerror", "timeout", "offline"]
+    message_id: str | None
+    response: dict[str, Any] | None
+    response_valid: bool | None
+    error: dict[str, Any] | None
+    sent_at: datetime
+    answered_at: datetime | None
+
+
+class CommandList(BaseModel):
+    data: list[CommandResult]
+
+
+class ReportPush(BaseModel):
+    """One attempt to PATCH an EVSE status to the eMSP (``ok``: 2xx and OCPI 1000)."""
+
+    location_id: str
+    evse_uid: str
+    url: str
+    ocpi_status: OcpiEvseStatus
+    last_updated: datetime
+    attempt: int
+    ok: bool
+    http_status: int | None
+    ocpi_status_code: int | None
+    detail: str | None
+    at: datetime
+
+
+class ReportEvent(BaseModel):
+    """A refused handshake (``refused``), an invalid frame (``invalid_frame``), a CALL the
+    schema rejected (``rejected_call``) or a charger gone silent (``silent``)."""
+
+    station_id: str | None
+    kind: str
+    detail: str
+    at: datetime
+
+
+CpoReport.model_rebuild()

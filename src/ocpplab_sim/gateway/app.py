@@ -1,9 +1,10 @@
 """The ASGI application: Gateway API, OCPP central system and OCPI CPO side on one port.
 
-:func:`create_app` builds the FastAPI app; its lifespan opens the database (creating the schema),
-marks every charger offline (nothing is connected yet), resumes unfinished provisioning and
-starts the expiry sweeper. Shutdown cancels those tasks, closes the HTTP client used towards
-eMSPs and disposes the database engine.
+:func:`create_app` builds the FastAPI app. Its lifespan migrates the database to the newest
+schema revision, marks every charger offline (nothing is connected yet), resumes unfinished
+provisioning and starts the background tasks (expiry sweeper, heartbeat watchdog, OCPI
+pusher). Shutdown cancels those tasks, closes the HTTP client used towards eMSPs and disposes
+the database engine.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from . import api, csms, ocpi
+from . import api, api_chargers, csms, ocpi
 from .connections import ConnectionRegistry
 from .context import GatewayContext
 from .db import Database, utc_now
+from .limits import BodySizeLimit
+from .liveness import watch_heartbeats
 from .provisioning import Provisioner
 from .settings import GatewaySettings
 from .station_store import StationStore
@@ -50,10 +53,16 @@ def create_app(
         registry = ConnectionRegistry()
         http = httpx.AsyncClient(timeout=settings.peer_timeout, follow_redirects=True)
         try:
-            await db.create_schema()
+            await db.migrate()
             stations = StationStore(db, clock)
             await stations.reset_connectivity()
-            provisioner = Provisioner(db, templates, clock, registry.close_cpo)
+            provisioner = Provisioner(
+                db,
+                templates,
+                clock,
+                registry.close_cpo,
+                hold_open=settings.provisioning_hold_open,
+            )
             app.state.gateway = GatewayContext(
                 settings=settings,
                 db=db,
@@ -65,15 +74,22 @@ def create_app(
                 http=http,
             )
             await provisioner.resume()
-            sweeper = asyncio.get_running_loop().create_task(
-                provisioner.run_expiry_sweeper(settings.expiry_sweep_interval),
-                name="gateway-expiry-sweeper",
-            )
+            loop = asyncio.get_running_loop()
+            background = [
+                loop.create_task(
+                    provisioner.run_expiry_sweeper(settings.expiry_sweep_interval),
+                    name="gateway-expiry-sweeper",
+                ),
+                loop.create_task(
+                    watch_heartbeats(settings, registry, stations), name="gateway-heartbeats"
+                ),
+            ]
             try:
                 yield
             finally:
-                sweeper.cancel()
-                await asyncio.gather(sweeper, return_exceptions=True)
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
                 await registry.close_all()
                 await provisioner.aclose()
         finally:
@@ -90,6 +106,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(api.router)
+    app.include_router(api_chargers.router)
     app.include_router(ocpi.router)
     app.include_router(csms.router)
 
@@ -111,6 +128,7 @@ def create_app(
         # Starlette re-raises after this handler, so the traceback is still logged.
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(ocpi.OcpiError, on_ocpi_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
+from typing import Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnected, WebSocketState
 
+from .commands import CommandChannel
 from .station_store import Station
 
 __all__ = ["ConnectionRegistry", "StationSession"]
@@ -19,13 +22,23 @@ __all__ = ["ConnectionRegistry", "StationSession"]
 logger = logging.getLogger(__name__)
 
 
+class LiveCentralSystem(Protocol):
+    """What the registry needs of the central system serving a session."""
+
+    channel: CommandChannel
+    last_seen: datetime
+
+
 class StationSession:
-    """One accepted websocket of one charger."""
+    """One accepted websocket of one charger. ``central_system`` is set once it serves the
+    socket; ``silent_since`` is set while the charger is considered offline for silence."""
 
     def __init__(self, websocket: WebSocket, station: Station) -> None:
         self.websocket = websocket
         self.station = station
         self.ended = asyncio.Event()
+        self.central_system: LiveCentralSystem | None = None
+        self.silent_since: datetime | None = None
 
     async def close(self, code: int, reason: str) -> None:
         """Start the closing handshake; the handler notices and ends. Safe to call twice."""
@@ -64,6 +77,10 @@ class ConnectionRegistry:
 
     def is_online(self, identity: str) -> bool:
         return identity in self._sessions
+
+    def get(self, identity: str) -> StationSession | None:
+        """The current session of ``identity``, if it is connected."""
+        return self._sessions.get(identity)
 
     async def close(self, sessions: list[StationSession], code: int, reason: str) -> None:
         """Close ``sessions`` and wait (up to 5 s) until their handlers have finished."""

@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, CallError, MessageType, unpack
+from ocpp.messages import Call, CallError, CallResult, MessageType, unpack
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
+from .commands import CommandChannel
 from .station_store import Station, StationStore
 
 __all__ = ["CentralSystemMixin", "WebSocketConnection"]
@@ -72,9 +73,11 @@ def _frame_error(version: str, raw: str, exc: OCPPError | None, reason: str) -> 
 class CentralSystemMixin:
     """Shared routing for the version-specific central systems in :mod:`.csms_handlers`.
 
-    Counts every routable CALL per action, answers unroutable frames with a CALLERROR and turns
-    any unexpected exception into an ``InternalError`` CALLERROR so one bad message never ends
-    the connection. CALLRESULT/CALLERROR frames are ignored: this central system sends no CALLs.
+    Counts every routable CALL per action, answers unroutable frames with a CALLERROR (and
+    records them as gateway events) and turns any unexpected exception into an
+    ``InternalError`` CALLERROR so one bad message never ends the connection.
+    CALLRESULT/CALLERROR frames answer the CALLs of :attr:`channel` (the command API);
+    unsolicited ones are ignored.
     """
 
     _ocpp_version: str
@@ -94,32 +97,48 @@ class CentralSystemMixin:
         self.store = store
         self.heartbeat_interval = heartbeat_interval
         self.clock = clock
+        self.channel = CommandChannel(self._ocpp_version, self._send)
+        self.last_seen = clock()
 
     def now_text(self) -> str:
         """The current time as an OCPP dateTime (UTC, millisecond precision, ``Z``)."""
         return self.clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     async def serve(self) -> None:
-        """Handle frames until the websocket closes (raises :class:`WebSocketDisconnect`)."""
-        await super().start()  # type: ignore[misc]
+        """Handle frames until the websocket closes (raises :class:`WebSocketDisconnect`);
+        then fail every command still waiting for an answer."""
+        try:
+            await super().start()  # type: ignore[misc]
+        finally:
+            self.channel.close()
+
+    async def _reject(self, raw_msg: str, exc: OCPPError | None, reason: str) -> None:
+        await self._send(_frame_error(self._ocpp_version, raw_msg, exc, reason))
+        await self.store.event(self.station, "invalid_frame", f"{reason}: {raw_msg[:200]}")
 
     async def route_message(self, raw_msg: str) -> None:
+        self.last_seen = self.clock()
         try:
             msg = unpack(raw_msg)
         except OCPPError as exc:
-            await self._send(_frame_error(self._ocpp_version, raw_msg, exc, "malformed frame"))
+            await self._reject(raw_msg, exc, "malformed frame")
             return
+        if isinstance(msg, CallResult):
+            answered = self.channel.resolve([3, msg.unique_id, msg.payload])
+        elif isinstance(msg, CallError):
+            answered = self.channel.resolve(
+                [4, msg.unique_id, msg.error_code, msg.error_description, msg.error_details]
+            )
         if msg.message_type_id != MessageType.Call:
-            logger.debug("%s: ignoring unsolicited response %r", self.station.identity, msg)
+            if not answered:
+                logger.debug("%s: ignoring unsolicited response %r", self.station.identity, msg)
             return
         if not (
             isinstance(msg.unique_id, str)
             and isinstance(msg.action, str)
             and isinstance(msg.payload, dict)
         ):
-            await self._send(
-                _frame_error(self._ocpp_version, raw_msg, None, "CALL elements have wrong types")
-            )
+            await self._reject(raw_msg, None, "CALL elements have wrong types")
             return
         try:
             await self.store.count(self.station, msg.action)
@@ -130,3 +149,13 @@ class CentralSystemMixin:
             logger.exception("%s: failed to handle %s", self.station.identity, msg.action)
             error = Call(msg.unique_id, msg.action, msg.payload).create_call_error(exc)
             await self._send(error.to_json())
+
+    async def _handle_call(self, msg: Call) -> None:
+        # The library answers schema violations and unknown actions with a CALLERROR by
+        # raising OCPPError here; record them before it does.
+        try:
+            await super()._handle_call(msg)  # type: ignore[misc]
+        except OCPPError as exc:
+            detail = f"{msg.action}: {type(exc).__name__}: {exc.description}"
+            await self.store.event(self.station, "rejected_call", detail)
+            raise

@@ -133,6 +133,32 @@ class CentralSystem16(CentralSystemMixin, v16.ChargePoint):  # type: ignore[misc
         """§4.4 Diagnostics Status Notification: counted only."""
         return result16.DiagnosticsStatusNotification()
 
+    @on(Action16.log_status_notification)
+    async def on_log_status_notification(
+        self, status: str, **kwargs: Any
+    ) -> result16.LogStatusNotification:
+        """Security whitepaper §4.6 (GetLog) status notification: counted only."""
+        return result16.LogStatusNotification()
+
+    @on(Action16.security_event_notification)
+    async def on_security_event_notification(
+        self, timestamp: str, **kwargs: Any
+    ) -> result16.SecurityEventNotification:
+        """Security whitepaper §2.4 Security Event Notification: counted only."""
+        return result16.SecurityEventNotification()
+
+    @on(Action16.sign_certificate)
+    async def on_sign_certificate(self, csr: str, **kwargs: Any) -> result16.SignCertificate:
+        """Security whitepaper §3.2 SignCertificate: the gateway runs no CA, so Rejected."""
+        return result16.SignCertificate(status="Rejected")
+
+    @on(Action16.signed_firmware_status_notification)
+    async def on_signed_firmware_status_notification(
+        self, status: str, **kwargs: Any
+    ) -> result16.SignedFirmwareStatusNotification:
+        """Security whitepaper §5.4 Signed Firmware Status Notification: counted only."""
+        return result16.SignedFirmwareStatusNotification()
+
 
 class CentralSystem201(CentralSystemMixin, v201.ChargePoint):  # type: ignore[misc]
     """OCPP 2.0.1 CSMS for one charging station (use cases refer to OCPP 2.0.1 Part 2)."""
@@ -234,6 +260,108 @@ class CentralSystem201(CentralSystemMixin, v201.ChargePoint):  # type: ignore[mi
     ) -> result201.SecurityEventNotification:
         """A04 Security Event Notification: counted only."""
         return result201.SecurityEventNotification()
+
+    @on(Action201.log_status_notification)
+    async def on_log_status_notification(
+        self, status: str, **kwargs: Any
+    ) -> result201.LogStatusNotification:
+        """N01 Retrieve Log Information (status notifications): counted only."""
+        return result201.LogStatusNotification()
+
+    @on(Action201.publish_firmware_status_notification)
+    async def on_publish_firmware_status_notification(
+        self, status: str, **kwargs: Any
+    ) -> result201.PublishFirmwareStatusNotification:
+        """L03 Publish Firmware file on Local Controller (status): counted only."""
+        return result201.PublishFirmwareStatusNotification()
+
+    @on(Action201.notify_monitoring_report)
+    async def on_notify_monitoring_report(
+        self, request_id: int, seq_no: int, generated_at: str, **kwargs: Any
+    ) -> result201.NotifyMonitoringReport:
+        """N02 Get Monitoring report (the station's report parts): counted only."""
+        return result201.NotifyMonitoringReport()
+
+    @on(Action201.notify_customer_information)
+    async def on_notify_customer_information(
+        self, data: str, seq_no: int, generated_at: str, request_id: int, **kwargs: Any
+    ) -> result201.NotifyCustomerInformation:
+        """N09 Get Customer Information (the station's report parts): counted only."""
+        return result201.NotifyCustomerInformation()
+
+    @on(Action201.notify_display_messages)
+    async def on_notify_display_messages(
+        self, request_id: int, **kwargs: Any
+    ) -> result201.NotifyDisplayMessages:
+        """O04 Get Specific Display Messages (the station's report parts): counted only."""
+        return result201.NotifyDisplayMessages()
+
+    @on(Action201.notify_charging_limit)
+    async def on_notify_charging_limit(
+        self, charging_limit: dict[str, Any], **kwargs: Any
+    ) -> result201.NotifyChargingLimit:
+        """K12 Charging Limit set by an external system: counted only."""
+        return result201.NotifyChargingLimit()
+
+    @on(Action201.cleared_charging_limit)
+    async def on_cleared_charging_limit(
+        self, charging_limit_source: str, **kwargs: Any
+    ) -> result201.ClearedChargingLimit:
+        """K13 Reset / release external charging limit: counted only."""
+        return result201.ClearedChargingLimit()
+
+    @on(Action201.notify_ev_charging_needs)
+    async def on_notify_ev_charging_needs(
+        self, charging_needs: dict[str, Any], evse_id: int, **kwargs: Any
+    ) -> result201.NotifyEVChargingNeeds:
+        """K15 Charging with load leveling based on High Level Communication: the gateway
+        computes no schedules, so Rejected."""
+        return result201.NotifyEVChargingNeeds(status="Rejected")
+
+    @on(Action201.notify_ev_charging_schedule)
+    async def on_notify_ev_charging_schedule(
+        self, time_base: str, charging_schedule: dict[str, Any], evse_id: int, **kwargs: Any
+    ) -> result201.NotifyEVChargingSchedule:
+        """K17 Renegotiating a Charging Schedule (EV's schedule): Accepted, counted."""
+        return result201.NotifyEVChargingSchedule(status="Accepted")
+
+    @on(Action201.report_charging_profiles)
+    async def on_report_charging_profiles(
+        self,
+        request_id: int,
+        charging_limit_source: str,
+        charging_profile: list[dict[str, Any]],
+        evse_id: int,
+        **kwargs: Any,
+    ) -> result201.ReportChargingProfiles:
+        """K09 Get Charging Profiles (the station's report parts): counted only."""
+        return result201.ReportChargingProfiles()
+
+    @on(Action201.reservation_status_update)
+    async def on_reservation_status_update(
+        self, reservation_id: int, reservation_update_status: str, **kwargs: Any
+    ) -> result201.ReservationStatusUpdate:
+        """H02 Cancel Reservation / expiry (status update): counted only."""
+        return result201.ReservationStatusUpdate()
+
+    @on(Action201.sign_certificate)
+    async def on_sign_certificate(self, csr: str, **kwargs: Any) -> result201.SignCertificate:
+        """A02/A03 Update Charging Station Certificate: the gateway runs no CA, so Rejected."""
+        return result201.SignCertificate(status="Rejected")
+
+    @on(Action201.get_15118_ev_certificate)
+    async def on_get_15118_ev_certificate(
+        self, iso15118_schema_version: str, action: str, exi_request: str, **kwargs: Any
+    ) -> result201.Get15118EVCertificate:
+        """M02 Certificate installation EV: no contract certificate pool, so Failed."""
+        return result201.Get15118EVCertificate(status="Failed", exi_response="")
+
+    @on(Action201.get_certificate_status)
+    async def on_get_certificate_status(
+        self, ocsp_request_data: dict[str, Any], **kwargs: Any
+    ) -> result201.GetCertificateStatus:
+        """M06 Get V2G Charging Station Certificate status: no OCSP access, so Failed."""
+        return result201.GetCertificateStatus(status="Failed")
 
 
 def central_system_for(

@@ -23,6 +23,21 @@ any other value                                                    UNKNOWN
 OCPI 2.2.1 ``mod_locations`` §8.4.22 (EvseStatus) defines UNKNOWN as "no status information
 available (also used when offline)", which is why offline maps there.
 
+Alternative profiles reproduce public implementations (as documented by them, early 2025):
+
+==============  =========  ==========  ===========  ===========  ==========  ========  ========
+profile         Preparing  Finishing   Reserved     Unavailable  Faulted     Occupied  offline
+==============  =========  ==========  ===========  ===========  ==========  ========  ========
+``default``     CHARGING   CHARGING    RESERVED     INOPERATIVE  OUTOFORDER  CHARGING  UNKNOWN
+``citrineos``   CHARGING   CHARGING    RESERVED     INOPERATIVE  OUTOFORDER  UNKNOWN   (keeps)
+``evserver``    AVAILABLE  CHARGING    RESERVED     CHARGING     INOPERATIVE CHARGING  INOPERATIVE
+``greenflux``   AVAILABLE  CHARGING    RESERVED     OUTOFORDER   OUTOFORDER  CHARGING  UNKNOWN
+==============  =========  ==========  ===========  ===========  ==========  ========  ========
+
+Available is AVAILABLE and Charging/SuspendedEV/SuspendedEVSE are CHARGING everywhere.
+``citrineos`` pushes nothing when a charger goes offline, so its EVSEs keep their last status
+(``offline=None``); ``evserver`` maps 1.6 Unavailable to CHARGING as that implementation does.
+
 To add a profile, add one :class:`MappingProfile` to :data:`PROFILES`.
 """
 
@@ -65,19 +80,30 @@ class MappingProfile:
 
     ``table`` is keyed by the OCPP status string exactly as it appears on the wire (1.6 and
     2.0.1 share the key space: equal names mean the same thing in both versions).
-    ``offline`` applies whenever the charger is not connected or has not reported since it
-    connected; ``fallback`` applies to an OCPP value missing from ``table``.
+    ``offline`` applies whenever the charger is not connected (or silent beyond the heartbeat
+    limit) or has not reported since it connected; ``None`` there means "keep the previous
+    status" (UNKNOWN if there is none). ``fallback`` applies to an OCPP value missing from
+    ``table``.
     """
 
     name: str
     table: Mapping[str, OcpiEvseStatus]
-    offline: OcpiEvseStatus = "UNKNOWN"
+    offline: OcpiEvseStatus | None = "UNKNOWN"
     fallback: OcpiEvseStatus = "UNKNOWN"
     description: str = field(default="", compare=False)
 
-    def ocpi_status(self, ocpp_status: str | None, *, online: bool) -> OcpiEvseStatus:
-        """Return the OCPI EVSE status for an OCPP status and the charger's connectivity."""
+    def ocpi_status(
+        self,
+        ocpp_status: str | None,
+        *,
+        online: bool,
+        previous: OcpiEvseStatus | None = None,
+    ) -> OcpiEvseStatus:
+        """Return the OCPI EVSE status for an OCPP status and the charger's connectivity;
+        ``previous`` is the EVSE's current OCPI status (used when ``offline`` is None)."""
         if not online or ocpp_status is None:
+            if self.offline is None:
+                return previous or "UNKNOWN"
             return self.offline
         return self.table.get(ocpp_status, self.fallback)
 
@@ -101,5 +127,52 @@ _DEFAULT = MappingProfile(
     description="Connector in use from plug-in to unplug counts as CHARGING; offline is UNKNOWN.",
 )
 
-PROFILES: Final[Mapping[str, MappingProfile]] = MappingProxyType({_DEFAULT.name: _DEFAULT})
+_IN_USE: Final[Mapping[str, OcpiEvseStatus]] = {
+    "Available": "AVAILABLE",
+    "Charging": "CHARGING",
+    "SuspendedEV": "CHARGING",
+    "SuspendedEVSE": "CHARGING",
+    "Finishing": "CHARGING",
+    "Reserved": "RESERVED",
+}
+
+_CITRINEOS = MappingProfile(
+    name="citrineos",
+    table=MappingProxyType(
+        {**_IN_USE, "Preparing": "CHARGING", "Unavailable": "INOPERATIVE", "Faulted": "OUTOFORDER"}
+    ),
+    offline=None,
+    description="citrineos-ocpi: 2.0.1 Occupied unhandled (UNKNOWN); no push when offline.",
+)
+_EVSERVER = MappingProfile(
+    name="evserver",
+    table=MappingProxyType(
+        {
+            **_IN_USE,
+            "Preparing": "AVAILABLE",
+            "Unavailable": "CHARGING",
+            "Faulted": "INOPERATIVE",
+            "Occupied": "CHARGING",
+        }
+    ),
+    offline="INOPERATIVE",
+    description="Open e-Mobility ev-server: Faulted INOPERATIVE; offline INOPERATIVE.",
+)
+_GREENFLUX = MappingProfile(
+    name="greenflux",
+    table=MappingProxyType(
+        {
+            **_IN_USE,
+            "Preparing": "AVAILABLE",
+            "Unavailable": "OUTOFORDER",
+            "Faulted": "OUTOFORDER",
+            "Occupied": "CHARGING",
+        }
+    ),
+    description="GreenFlux: Preparing AVAILABLE; Unavailable and Faulted OUTOFORDER.",
+)
+
+PROFILES: Final[Mapping[str, MappingProfile]] = MappingProxyType(
+    {p.name: p for p in (_DEFAULT, _CITRINEOS, _EVSERVER, _GREENFLUX)}
+)
 DEFAULT_PROFILE: Final[str] = _DEFAULT.name

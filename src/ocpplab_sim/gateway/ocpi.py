@@ -15,7 +15,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -117,7 +117,18 @@ AnyToken = Annotated[Caller, Depends(_caller)]
 TokenC = Annotated[Caller, Depends(_registered)]
 Ctx = Annotated[GatewayContext, Depends(get_context)]
 
-router = APIRouter(prefix="/ocpi/peer/{cpo_id}", tags=["ocpi-2.2.1"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": m.OcpiResponse[None], "description": text}
+    for code, text in (
+        (400, "OCPI status_code 2001: invalid or missing parameters"),
+        (401, "OCPI status_code 2000: missing or unknown token"),
+        (404, "OCPI status_code 2003: unknown location, EVSE or connector"),
+        (405, "OCPI status_code 2000: credentials method not allowed in this state"),
+        (413, "request body too large"),
+    )
+}
+
+router = APIRouter(prefix="/ocpi/peer/{cpo_id}", tags=["ocpi-2.2.1"], responses=_ERRORS)
 
 
 def _ok(ctx: GatewayContext, data: object) -> dict[str, object]:
@@ -279,8 +290,8 @@ async def list_locations(
     response: Response,
     caller: TokenC,
     ctx: Ctx,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     date_from: Annotated[datetime | None, Query(description="last_updated ≥ (inclusive)")] = None,
     date_to: Annotated[datetime | None, Query(description="last_updated < (exclusive)")] = None,
 ) -> dict[str, object]:

@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .api_models import CpoCreate
 from .db import Charger, Cpo, Database, Evse, Location, OcpiCredentials, Topology
 from .mapping import PROFILES
-from .templates import Template
+from .templates import ChargerModel, Template
 
-__all__ = ["ConflictError", "Provisioner", "new_token"]
+__all__ = ["ConflictError", "Provisioner", "new_password", "new_token"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,12 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_password() -> str:
+    """A charger password for security profiles 1/2: 32 characters from [A-Za-z0-9_-]
+    (OCPP 2.0.1 A00.FR: passwords are 16-40 characters)."""
+    return secrets.token_urlsafe(24)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -50,7 +56,9 @@ class Provisioner:
     """Owns CPO creation/deletion and the background tasks that provision and expire CPOs.
 
     ``disconnect(cpo_id)`` must close every websocket of the CPO's chargers; it is called after
-    a deletion is committed. Call :meth:`aclose` at shutdown to cancel running tasks.
+    a deletion is committed. ``hold_open`` keeps each provisioning transaction open that many
+    seconds before its commit (fault injection only). Call :meth:`aclose` at shutdown to cancel
+    running tasks.
     """
 
     def __init__(
@@ -59,8 +67,11 @@ class Provisioner:
         catalog: Mapping[str, Template],
         clock: Clock,
         disconnect: Disconnect,
+        *,
+        hold_open: float = 0.0,
     ) -> None:
         self._db = db
+        self._hold_open = hold_open
         self._catalog = catalog
         self._clock = clock
         self._disconnect = disconnect
@@ -73,6 +84,7 @@ class Provisioner:
         (no new task). Raises :class:`ConflictError` if the key was used for a different request.
         """
         template = self._catalog[body.template]
+        params = template.check_params(body.template_params) if template.parameterised else None
         now = self._clock()
         async with self._db.write() as session:
             if body.idempotency_key is not None:
@@ -86,6 +98,8 @@ class Provisioner:
                         and found.party_id == body.party.party_id
                         and found.name_prefix == body.name_prefix
                         and found.mapping_profile == body.mapping_profile
+                        and found.template_params == params
+                        and found.ocpp_security_profile == body.ocpp_security_profile
                     )
                     if not same:
                         raise ConflictError(
@@ -93,7 +107,7 @@ class Provisioner:
                         )
                     creds = await session.get_one(OcpiCredentials, found.id)
                     return found, creds
-            counts = template.topology()
+            counts = template.topology(params)
             cpo = Cpo(
                 country_code=body.party.country_code,
                 party_id=body.party.party_id,
@@ -105,6 +119,8 @@ class Provisioner:
                 error=None,
                 idempotency_key=body.idempotency_key,
                 ttl_seconds=body.ttl_seconds,
+                template_params=params,
+                ocpp_security_profile=body.ocpp_security_profile,
                 n_locations=counts["locations"],
                 n_chargers=counts["chargers"],
                 n_evses=counts["evses"],
@@ -153,7 +169,11 @@ class Provisioner:
                 # Deletion may have committed while this task waited for the write lock.
                 if cpo.status != "provisioning":
                     return
-                await self._write_network(session, cpo, self._catalog[cpo.template])
+                template = self._catalog[cpo.template].expand(cpo.template_params)
+                await self._write_network(session, cpo, template)
+                if self._hold_open > 0:
+                    # Fault injection for restart tests: the transaction stays uncommitted.
+                    await asyncio.sleep(self._hold_open)
                 cpo.status, cpo.updated_at = "ready", self._clock()
         except asyncio.CancelledError:
             raise
@@ -166,8 +186,11 @@ class Provisioner:
                     cpo.updated_at = self._clock()
 
     async def _write_network(self, session: AsyncSession, cpo: Cpo, template: Template) -> None:
+        """Add every row of the network; flushes twice per location (ids are needed for the
+        foreign keys), so a 1,000-charger network stays one quick transaction."""
         now = self._clock()
-        offline = PROFILES[cpo.mapping_profile].offline
+        offline = PROFILES[cpo.mapping_profile].offline or "UNKNOWN"
+        secured = cpo.ocpp_security_profile >= 1
         for loc_pos, spec in enumerate(template.locations, start=1):
             location = Location(
                 ocpi_id=f"{cpo.id}-{spec.key}",
@@ -179,6 +202,7 @@ class Provisioner:
                 address=spec.address,
                 city=spec.city,
                 postal_code=spec.postal_code,
+                location_type=spec.location_type,
                 country=spec.country,
                 latitude=spec.latitude,
                 longitude=spec.longitude,
@@ -191,6 +215,7 @@ class Provisioner:
             )
             session.add(location)
             await session.flush()
+            chargers: list[tuple[Charger, ChargerModel]] = []
             number = 0
             for group in spec.chargers:
                 model = template.models[group.model]
@@ -205,55 +230,59 @@ class Provisioner:
                         connector_type=model.connector.standard,
                         vendor=model.vendor,
                         model=model.model,
+                        # OCPP 1.6 security whitepaper / 2.0.1 A00: 16-40 characters.
+                        password=new_password() if secured else None,
                         online=False,
                     )
+                    chargers.append((charger, model))
                     session.add(charger)
-                    await session.flush()
-                    if number == 1:
-                        session.add(
-                            Topology(
-                                cpo_id=cpo.id,
-                                location_pk=location.pk,
-                                charger_pk=charger.pk,
-                                station_id=charger.identity,
-                                evse_uid=None,
-                                ocpp_number=None,
-                                is_default_for_location=True,
-                            )
+            await session.flush()
+            for charger, model in chargers:
+                outputs = model.outputs
+                if charger.position == 1:
+                    session.add(
+                        Topology(
+                            cpo_id=cpo.id,
+                            location_pk=location.pk,
+                            charger_pk=charger.pk,
+                            station_id=charger.identity,
+                            evse_uid=None,
+                            ocpp_number=None,
+                            is_default_for_location=True,
                         )
-                    for output in range(1, model.outputs + 1):
-                        multi = model.outputs > 1
-                        uid = f"{cpo.id}-{spec.key}-{number:02d}" + (f"_C{output}" if multi else "")
-                        evse_id = (
-                            f"{cpo.country_code}*{cpo.party_id}*E{cpo.id}*{spec.key}*{number:02d}"
+                    )
+                nn = f"{charger.position:02d}"
+                multi = outputs > 1
+                for output in range(1, outputs + 1):
+                    uid = f"{cpo.id}-{spec.key}-{nn}" + (f"_C{output}" if multi else "")
+                    evse_id = f"{cpo.country_code}*{cpo.party_id}*E{cpo.id}*{spec.key}*{nn}"
+                    session.add(
+                        Evse(
+                            uid=uid,
+                            cpo_id=cpo.id,
+                            location_pk=location.pk,
+                            charger_pk=charger.pk,
+                            ocpp_number=output,
+                            evse_id=evse_id + (f"*{output}" if multi else ""),
+                            ocpp_status=None,
+                            online=False,
+                            ocpi_status=offline,
+                            last_updated=now,
+                            connector_last_updated=now,
+                            **model.connector.model_dump(),
                         )
-                        session.add(
-                            Evse(
-                                uid=uid,
-                                cpo_id=cpo.id,
-                                location_pk=location.pk,
-                                charger_pk=charger.pk,
-                                ocpp_number=output,
-                                evse_id=evse_id + (f"*{output}" if multi else ""),
-                                ocpp_status=None,
-                                online=False,
-                                ocpi_status=offline,
-                                last_updated=now,
-                                connector_last_updated=now,
-                                **model.connector.model_dump(),
-                            )
+                    )
+                    session.add(
+                        Topology(
+                            cpo_id=cpo.id,
+                            location_pk=location.pk,
+                            charger_pk=charger.pk,
+                            station_id=charger.identity,
+                            evse_uid=uid,
+                            ocpp_number=output,
+                            is_default_for_location=False,
                         )
-                        session.add(
-                            Topology(
-                                cpo_id=cpo.id,
-                                location_pk=location.pk,
-                                charger_pk=charger.pk,
-                                station_id=charger.identity,
-                                evse_uid=uid,
-                                ocpp_number=output,
-                                is_default_for_location=False,
-                            )
-                        )
+                    )
         await session.flush()
 
     async def delete(self, cpo_id: int) -> bool:

@@ -58,7 +58,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(settings: GatewaySettings, *, standalone: bool) -> uvicorn.Config:
+def _config(
+    settings: GatewaySettings,
+    *,
+    standalone: bool,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(settings),
         lifespan="on",
@@ -70,6 +76,9 @@ def _config(settings: GatewaySettings, *, standalone: bool) -> uvicorn.Config:
         ws_ping_interval=None,
         timeout_graceful_shutdown=5,
         access_log=False,
+        # With a certificate the one port speaks only TLS: https:// and wss:// (profile 2).
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
 
 
@@ -79,10 +88,21 @@ class EmbeddedGateway:
     ``async with EmbeddedGateway(settings) as gw:`` returns once the server accepts
     connections at ``gw.url``; leaving the block closes every charger websocket, stops the
     server and disposes the database engine. Raises :class:`GatewayStartError` if start-up fails.
+    With ``ssl_certfile``/``ssl_keyfile`` (PEM) the port speaks TLS only and :attr:`url` is
+    ``https://...`` (chargers then use ``wss://``).
     """
 
-    def __init__(self, settings: GatewaySettings, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+    ) -> None:
         self.settings = settings
+        self._ssl = (ssl_certfile, ssl_keyfile)
         self._host = host
         self._requested_port = port
         self._port: int | None = None
@@ -91,16 +111,21 @@ class EmbeddedGateway:
 
     @property
     def url(self) -> str:
-        """``http://<host>:<port>`` of the running server."""
+        """``http://<host>:<port>`` (``https://`` with TLS) of the running server."""
         if self._port is None:
             raise RuntimeError("EmbeddedGateway is not running")
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}"
+        scheme = "https" if self._ssl[0] else "http"
+        return f"{scheme}://{host}:{self._port}"
 
     async def __aenter__(self) -> EmbeddedGateway:
         sock = _bind(self._host, self._requested_port)
         self._port = sock.getsockname()[1]
-        self._server = _Server(_config(self.settings, standalone=False))
+        certfile, keyfile = self._ssl
+        config = _config(
+            self.settings, standalone=False, ssl_certfile=certfile, ssl_keyfile=keyfile
+        )
+        self._server = _Server(config)
         self._task = asyncio.get_running_loop().create_task(
             self._run(sock), name=f"ocpplab-gateway:{self._port}"
         )
@@ -150,10 +175,19 @@ class EmbeddedGateway:
         self._port = None
 
 
-def serve(settings: GatewaySettings, host: str, port: int) -> None:
-    """Serve the gateway until SIGINT or SIGTERM, then shut down cleanly (blocking)."""
+def serve(
+    settings: GatewaySettings,
+    host: str,
+    port: int,
+    *,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> None:
+    """Serve the gateway until SIGINT or SIGTERM, then shut down cleanly (blocking).
+    With ``ssl_certfile``/``ssl_keyfile`` the port speaks TLS only."""
     sock = _bind(host, port)
-    config = _config(settings, standalone=True)
+    config = _config(settings, standalone=True, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    scheme = "https" if ssl_certfile else "http"
     server = _Server(config)
 
     async def main() -> None:
@@ -162,7 +196,9 @@ def serve(settings: GatewaySettings, host: str, port: int) -> None:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, _request_exit, server)
         actual = sock.getsockname()[1]
-        print(f"ocpplab gateway listening on http://{host}:{actual}", file=sys.stderr, flush=True)
+        print(
+            f"ocpplab gateway listening on {scheme}://{host}:{actual}", file=sys.stderr, flush=True
+        )
         try:
             await server.serve(sockets=[sock])
         finally:

@@ -35,3 +35,18 @@ class GatewaySettings(BaseModel):
     expiry_sweep_interval: float = Field(
         30.0, gt=0, description="seconds between sweeps that delete expired CPOs"
     )
+    heartbeat_timeout_factor: float = Field(
+        2.0, gt=0, description="a charger silent for factor × heartbeat_interval + grace is offline"
+    )
+    heartbeat_grace: float = Field(30.0, ge=0, description="seconds added to the silence limit")
+    push_attempts: int = Field(5, ge=1, le=20, description="tries per OCPI status push")
+    push_backoff: float = Field(
+        0.5, gt=0, description="seconds before the 2nd push attempt; doubles each retry"
+    )
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="larger HTTP bodies get 413")
+    provisioning_hold_open: float = Field(
+        0.0,
+        ge=0,
+        description="fault injection for restart tests: seconds each provisioning transaction "
+        "stays open before its commit",
+    )

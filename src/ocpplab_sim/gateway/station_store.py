@@ -7,7 +7,8 @@ status is always derived through the CPO's :class:`~.mapping.MappingProfile`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from .db import (
     Database,
     Evse,
     EvseStatusHistory,
+    GatewayEvent,
     Location,
     MessageCount,
     MeterSample,
@@ -32,6 +34,7 @@ from .mapping import PROFILES, MappingProfile
 __all__ = ["Station", "StationLookup", "StationStore", "energy_register_wh", "parse_ocpp_time"]
 
 Clock = Callable[[], datetime]
+OnChange = Callable[[list[int]], None]
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Station:
     ocpp_version: Literal["1.6", "2.0.1"]
     profile: MappingProfile
     evse_count: int
+    security_profile: int = 0
+    password: str | None = None
 
     @property
     def subprotocol(self) -> str:
@@ -92,9 +97,36 @@ def energy_register_wh(meter_values: Sequence[dict[str, Any]]) -> float | None:
 class StationStore:
     """Database side of the central system. ``clock`` returns aware UTC datetimes."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, on_change: OnChange | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._on_change = on_change
+        # EVSE pks whose OCPI status changed in the write transaction being built; handed to
+        # ``on_change`` only after that transaction committed.
+        self._changes: list[int] = []
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        async with self._db.write() as session:
+            self._changes = []
+            yield session
+            changed, self._changes = self._changes, []
+        if changed and self._on_change is not None:
+            self._on_change(changed)
+
+    async def event(self, station: Station | None, kind: str, detail: str, **where: str) -> None:
+        """Record a gateway event (refused handshake, invalid frame, silence) for a station,
+        or for an unknown identity (``station`` None, ``where['identity']``)."""
+        async with self._write() as session:
+            session.add(
+                GatewayEvent(
+                    cpo_id=None if station is None else station.cpo_id,
+                    station_id=station.identity if station is not None else where.get("identity"),
+                    kind=kind,
+                    detail=detail[:500],
+                    at=self._clock(),
+                )
+            )
 
     async def lookup(self, identity: str) -> StationLookup:
         """Decide whether ``identity`` may open a websocket now."""
@@ -123,20 +155,22 @@ class StationStore:
                 ocpp_version=version,
                 profile=PROFILES[cpo.mapping_profile],
                 evse_count=evse_count,
-            )
+                security_profile=cpo.ocpp_security_profile,
+                password=charger.password,
+            ),
         )
 
     async def reset_connectivity(self) -> None:
         """Mark every charger and EVSE offline: nothing is connected when the gateway starts."""
         now = self._clock()
-        async with self._db.write() as session:
+        async with self._write() as session:
             chargers = await session.scalars(select(Charger.pk).where(Charger.online.is_(True)))
             for charger_pk in list(chargers):
                 await self._go_offline(session, charger_pk, now)
 
     async def connected(self, station: Station) -> None:
         now = self._clock()
-        async with self._db.write() as session:
+        async with self._write() as session:
             charger = await session.get_one(Charger, station.charger_pk)
             charger.online, charger.connected_at = True, now
             session.add(
@@ -148,7 +182,7 @@ class StationStore:
     async def disconnected(self, station: Station, *, still_current: bool) -> None:
         """Record the close; if no newer socket replaced this one, its EVSEs go offline."""
         now = self._clock()
-        async with self._db.write() as session:
+        async with self._write() as session:
             session.add(
                 ConnectionEvent(
                     cpo_id=station.cpo_id, station_id=station.identity, event="disconnected", at=now
@@ -176,7 +210,11 @@ class StationStore:
         ocpp_status: str | None,
     ) -> None:
         """Recompute the EVSE's OCPI status, log history, bump ``last_updated`` on change."""
-        status = profile.ocpi_status(evse.ocpp_status, online=evse.online)
+        status = profile.ocpi_status(
+            evse.ocpp_status,
+            online=evse.online,
+            previous=evse.ocpi_status,  # type: ignore[arg-type]
+        )
         session.add(
             EvseStatusHistory(
                 cpo_id=evse.cpo_id,
@@ -188,13 +226,14 @@ class StationStore:
         )
         if status != evse.ocpi_status:
             evse.ocpi_status, evse.last_updated = status, now
+            self._changes.append(evse.pk)
             await session.execute(
                 update(Location).where(Location.pk == evse.location_pk).values(last_updated=now)
             )
 
     async def count(self, station: Station, action: str) -> None:
         """Count one incoming CALL of ``action``."""
-        async with self._db.write() as session:
+        async with self._write() as session:
             row = await session.get(MessageCount, (station.cpo_id, action))
             if row is None:
                 session.add(MessageCount(cpo_id=station.cpo_id, action=action, count=1))
@@ -202,15 +241,42 @@ class StationStore:
                 row.count += 1
 
     async def booted(self, station: Station, firmware_version: str | None) -> None:
-        async with self._db.write() as session:
+        async with self._write() as session:
             charger = await session.get_one(Charger, station.charger_pk)
             charger.last_boot_at = self._clock()
             charger.firmware_version = firmware_version
 
-    async def heartbeat(self, station: Station) -> None:
-        async with self._db.write() as session:
+    async def silent(self, station: Station, limit: float) -> None:
+        """The charger sent nothing for ``limit`` seconds: its EVSEs go offline (the socket
+        stays open; each EVSE comes back with its next StatusNotification)."""
+        now = self._clock()
+        async with self._write() as session:
+            session.add(
+                GatewayEvent(
+                    cpo_id=station.cpo_id,
+                    station_id=station.identity,
+                    kind="silent",
+                    detail=f"no message for {limit:g} s: EVSEs offline",
+                    at=now,
+                )
+            )
+            await self._go_offline(session, station.charger_pk, now)
+
+    async def revived(self, station: Station) -> None:
+        """A silent charger spoke again: it is online (its EVSEs wait for StatusNotification)."""
+        async with self._write() as session:
             charger = await session.get_one(Charger, station.charger_pk)
-            charger.last_heartbeat_at = self._clock()
+            charger.online = True
+
+    def now(self) -> datetime:
+        """The store's clock."""
+        return self._clock()
+
+    async def heartbeat(self, station: Station) -> None:
+        async with self._write() as session:
+            charger = await session.get_one(Charger, station.charger_pk)
+            # A heartbeat proves liveness (it ends a silence the watchdog declared).
+            charger.online, charger.last_heartbeat_at = True, self._clock()
 
     async def status(self, station: Station, number: int, ocpp_status: str) -> bool:
         """Set the OCPP status of EVSE ``number`` (1-based); number 0 is the station itself.
@@ -218,9 +284,10 @@ class StationStore:
         Returns False when the charger has no such EVSE (the report is then ignored).
         """
         now = self._clock()
-        async with self._db.write() as session:
+        async with self._write() as session:
+            charger = await session.get_one(Charger, station.charger_pk)
+            charger.online = True
             if number == 0:
-                charger = await session.get_one(Charger, station.charger_pk)
                 charger.station_status = ocpp_status
                 return True
             evse = await session.scalar(
@@ -243,7 +310,7 @@ class StationStore:
         started_at: datetime | None,
     ) -> int:
         """Persist an OCPP 1.6 StartTransaction and return the transactionId assigned to it."""
-        async with self._db.write() as session:
+        async with self._write() as session:
             tx = Transaction(
                 cpo_id=station.cpo_id,
                 charger_pk=station.charger_pk,
@@ -269,7 +336,7 @@ class StationStore:
         transaction_data: Sequence[dict[str, Any]],
     ) -> bool:
         """Close a 1.6 transaction; False if the station has no such transaction."""
-        async with self._db.write() as session:
+        async with self._write() as session:
             tx = await session.scalar(
                 select(Transaction).where(
                     Transaction.charger_pk == station.charger_pk,
@@ -299,7 +366,7 @@ class StationStore:
         """Apply an OCPP 2.0.1 TransactionEvent (E01-E07): create on the first event seen for
         the id (whatever its type), record meter values, close on ``Ended``."""
         energy = energy_register_wh(meter_values)
-        async with self._db.write() as session:
+        async with self._write() as session:
             tx = await session.scalar(
                 select(Transaction).where(
                     Transaction.charger_pk == station.charger_pk,
@@ -342,7 +409,7 @@ class StationStore:
     ) -> None:
         """Store standalone MeterValues; a known transaction's latest register is updated."""
         energy = energy_register_wh(meter_values)
-        async with self._db.write() as session:
+        async with self._write() as session:
             tx = None
             if transaction_id is not None:
                 tx = await session.scalar(

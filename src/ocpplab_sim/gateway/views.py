@@ -21,15 +21,19 @@ from .db import (
     Cpo,
     Evse,
     EvseStatusHistory,
+    GatewayEvent,
     Location,
     MessageCount,
     OcpiCredentials,
+    OcpiPush,
+    OcppCommand,
     Topology,
     Transaction,
 )
 
 __all__ = [
     "as_utc",
+    "command_view",
     "cpo_view",
     "gateway_locations",
     "ocpi_connector",
@@ -217,6 +221,23 @@ async def ocpi_locations(
     return result
 
 
+def command_view(row: OcppCommand) -> api.CommandResult:
+    """The API view of a recorded command."""
+    return api.CommandResult(
+        command_id=str(row.pk),
+        station_id=row.station_id,
+        action=row.action,
+        payload=row.payload,
+        status=row.status,
+        message_id=row.message_id,
+        response=row.response,
+        response_valid=None if row.response is None else (row.error is None),
+        error=row.error,
+        sent_at=row.sent_at,
+        answered_at=row.answered_at,
+    )
+
+
 def _energy(tx: Transaction) -> float | None:
     end = tx.meter_stop_wh if tx.meter_stop_wh is not None else tx.last_meter_wh
     if tx.meter_start_wh is None or end is None:
@@ -293,7 +314,28 @@ async def report_view(session: AsyncSession, cpo: Cpo) -> api.CpoReport:
         )
     ]
     creds = await session.get(OcpiCredentials, cpo.id)
+    commands = [
+        command_view(row)
+        for row in await session.scalars(
+            select(OcppCommand).where(OcppCommand.cpo_id == cpo.id).order_by(OcppCommand.pk)
+        )
+    ]
+    pushes = [
+        api.ReportPush.model_validate(row, from_attributes=True)
+        for row in await session.scalars(
+            select(OcpiPush).where(OcpiPush.cpo_id == cpo.id).order_by(OcpiPush.pk)
+        )
+    ]
+    events = [
+        api.ReportEvent.model_validate(row, from_attributes=True)
+        for row in await session.scalars(
+            select(GatewayEvent).where(GatewayEvent.cpo_id == cpo.id).order_by(GatewayEvent.pk)
+        )
+    ]
     return api.CpoReport(
+        commands=commands,
+        pushes=pushes,
+        events=events,
         cpo_id=str(cpo.id),
         status=cpo.status,
         evses=evses,
