@@ -32,10 +32,11 @@ ALLOWED: dict[str, set[str]] = {
         "reports",
         "launcher",
     },
+    "chargers": {"fleet", "errors"},
     "launcher": {"gateway"},
-    "cli": {"runner", "launcher", "reports", "scenario", "errors"},
+    "cli": {"runner", "launcher", "reports", "scenario", "load", "errors"},
     "gateway": set(),
-    "load": {"errors"},
+    "load": {"fleet", "errors"},
 }
 
 

@@ -4,9 +4,12 @@ the ``ocpp`` library's ChargePoint classes with ``@on`` handlers for what the si
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
+import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +52,7 @@ class Behaviour:
     refuse_connections: bool = False
     error_on: set[str] = field(default_factory=set)  # answer these actions with a CALLERROR
     silent_s: float = 0.0  # answer Heartbeat/Authorize after this delay (to provoke timeouts)
+    password: str | None = None  # require HTTP Basic auth identity:password (profile 1/2)
 
 
 class _Recording:
@@ -123,6 +127,18 @@ class Csms16(_Common, Cp16):
     def on_stop(self, **_: Any) -> Any:
         return r16.StopTransaction()
 
+    @on("FirmwareStatusNotification")
+    def on_firmware(self, **_: Any) -> Any:
+        return r16.FirmwareStatusNotification()
+
+    @on("DiagnosticsStatusNotification")
+    def on_diagnostics(self, **_: Any) -> Any:
+        return r16.DiagnosticsStatusNotification()
+
+    @on("DataTransfer")
+    def on_data(self, vendor_id: str, **_: Any) -> Any:
+        return r16.DataTransfer(status="Accepted", data=vendor_id)
+
 
 class Csms201(_Common, Cp201):
     @on("BootNotification")
@@ -146,6 +162,34 @@ class Csms201(_Common, Cp201):
         await self._maybe_slow()
         return r201.Authorize(id_token_info={"status": self._token_status(id_token["id_token"])})
 
+    @on("FirmwareStatusNotification")
+    def on_firmware(self, **_: Any) -> Any:
+        return r201.FirmwareStatusNotification()
+
+    @on("LogStatusNotification")
+    def on_log(self, **_: Any) -> Any:
+        return r201.LogStatusNotification()
+
+    @on("NotifyReport")
+    def on_report(self, **_: Any) -> Any:
+        return r201.NotifyReport()
+
+    @on("NotifyEvent")
+    def on_event(self, **_: Any) -> Any:
+        return r201.NotifyEvent()
+
+    @on("ReservationStatusUpdate")
+    def on_reservation(self, **_: Any) -> Any:
+        return r201.ReservationStatusUpdate()
+
+    @on("MeterValues")
+    def on_meter(self, **_: Any) -> Any:
+        return r201.MeterValues()
+
+    @on("DataTransfer")
+    def on_data(self, vendor_id: str, **_: Any) -> Any:
+        return r201.DataTransfer(status="Accepted", data=vendor_id)
+
     @on("TransactionEvent")
     def on_transaction_event(self, event_type: str, **kwargs: Any) -> Any:
         token = kwargs.get("id_token")
@@ -157,34 +201,55 @@ class Csms201(_Common, Cp201):
 
 
 class TestCsms:
-    """Serve on 127.0.0.1 with an ephemeral port; ``url`` is the base ws URL."""
+    """Serve on 127.0.0.1 (``port`` 0: an ephemeral one); ``url`` is the base ws/wss URL.
+
+    ``ssl_context`` serves wss (security profiles 2 and 3). The same ``frames`` list and
+    ``tx_ids`` counter may be handed to a second instance, to model a restarted central system
+    that kept its database.
+    """
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        frames: list[Frame] | None = None,
+        tx_ids: itertools.count[int] | None = None,
+    ) -> None:
+        self.port = port
+        self.ssl_context = ssl_context
         self.behaviour = Behaviour()
-        self.frames: list[Frame] = []
+        self.frames: list[Frame] = [] if frames is None else frames
         self.points: dict[str, Cp16 | Cp201] = {}
         self.connections: dict[str, ServerConnection] = {}
         self.connects: list[str] = []
-        self.tx_ids = itertools.count(1001)
+        self.client_certs: list[dict[str, Any]] = []
+        self.tx_ids = itertools.count(1001) if tx_ids is None else tx_ids
         self._server: Server | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None
         port = self._server.sockets[0].getsockname()[1]
-        return f"ws://127.0.0.1:{port}/ocpp"
+        scheme = "wss" if self.ssl_context else "ws"
+        host = "localhost" if self.ssl_context else "127.0.0.1"
+        return f"{scheme}://{host}:{port}/ocpp"
 
     async def __aenter__(self) -> TestCsms:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
         self._server = await serve(
             self._serve,
-            "127.0.0.1",
-            0,
+            sock=sock,
             subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
             process_request=self._process_request,
             compression=None,
+            ssl=self.ssl_context,
         )
+        self.port = sock.getsockname()[1]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -195,6 +260,14 @@ class TestCsms:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if self.behaviour.refuse_connections:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "down for the test\n")
+        if self.behaviour.password is not None:
+            identity = request.path.rsplit("/", 1)[-1]
+            wanted = base64.b64encode(f"{identity}:{self.behaviour.password}".encode()).decode()
+            if request.headers.get("Authorization") != f"Basic {wanted}":
+                return connection.respond(HTTPStatus.UNAUTHORIZED, "bad credentials\n")
+        ssl_object = connection.transport.get_extra_info("ssl_object")
+        if ssl_object is not None and ssl_object.getpeercert():
+            self.client_certs.append(ssl_object.getpeercert())
         return None
 
     async def _serve(self, ws: ServerConnection) -> None:

@@ -175,7 +175,7 @@ V16_REQUESTS: list[tuple[str, dict[str, Any], str, type | None]] = [
     ("ChangeConfiguration", {"key": "NumberOfConnectors", "value": "4"}, "Rejected", None),
     ("ChangeConfiguration", {"key": "NoSuchKey", "value": "1"}, "NotSupported", None),
     ("TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 1}, "Accepted", TriggerRequested),
-    ("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}, "NotImplemented", None),
+    ("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}, "Accepted", TriggerRequested),
     ("DataTransfer", {"vendorId": "acme", "messageId": "x"}, "UnknownVendorId", None),
 ]  # fmt: skip
 
@@ -190,7 +190,8 @@ V201_REQUESTS: list[tuple[str, dict[str, Any], str, type | None]] = [
     ("ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 2}}, "Accepted", AvailabilityChange),
     ("ChangeAvailability", {"operationalStatus": "Inoperative"}, "Scheduled", AvailabilityChange),
     ("TriggerMessage", {"requestedMessage": "TransactionEvent", "evse": {"id": 1}}, "Accepted", TriggerRequested),
-    ("TriggerMessage", {"requestedMessage": "LogStatusNotification"}, "NotImplemented", None),
+    ("TriggerMessage", {"requestedMessage": "LogStatusNotification"}, "Accepted", TriggerRequested),
+    ("TriggerMessage", {"requestedMessage": "SignV2GCertificate"}, "NotImplemented", None),
     ("DataTransfer", {"vendorId": "acme"}, "UnknownVendorId", None),
 ]  # fmt: skip
 
@@ -276,9 +277,9 @@ def test_v201_get_and_set_variables() -> None:
 @pytest.mark.parametrize(
     ("version", "action", "code"),
     [
-        ("1.6", "UnlockConnector", "NotSupported"),
+        ("1.6", "CertificateSigned", "NotSupported"),
         ("1.6", "RequestStartTransaction", "NotImplemented"),
-        ("2.0.1", "GetBaseReport", "NotSupported"),
+        ("2.0.1", "CustomerInformation", "NotSupported"),
         ("2.0.1", "RemoteStartTransaction", "NotImplemented"),
         ("2.0.1", "__class__", "NotImplemented"),
     ],

@@ -104,9 +104,11 @@ async def test_v16_configuration_trigger_availability_reset(
     await csms.wait_for(lambda: len(csms.calls("BootNotification")) == 2)
     assert csms.calls("StopTransaction")[0]["reason"] == "SoftReset"
     assert cp.status(1) == "Finishing"
+    assert csms.connects == ["CP-CFG", "CP-CFG"]  # the reset re-opened the websocket
+    server = csms.points["CP-CFG"]
 
     with pytest.raises(Exception, match="NotSupported"):
-        await server.call(c16.UnlockConnector(connector_id=1), suppress=False)
+        await server.call(c16.CertificateSigned(certificate_chain="x"), suppress=False)
     await cp.stop()
 
 

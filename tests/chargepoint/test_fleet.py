@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +90,18 @@ def test_config_is_checked(kwargs: dict[str, object]) -> None:
     }
     with pytest.raises(ValueError, match=r"identity|version|evse_count|csms_url|interval"):
         ChargePointConfig(**{**base, **kwargs})  # type: ignore[arg-type]
+
+
+async def test_fleet_trace_writes_every_frame_as_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "frames.jsonl"
+    seen: list[object] = []
+    async with TestCsms() as csms:
+        configs = [ChargePointConfig(f"TR-{n}", "2.0.1", 1, csms.url) for n in range(3)]
+        fleet = Fleet(configs, on_frame=seen.append, trace=path)
+        await fleet.start_all()
+        await fleet.stop_all()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(lines) == len(seen) > 0
+    assert lines[0]["dir"] == "out" and lines[0]["msg"][2] == "BootNotification"
+    assert {line["cp"] for line in lines} == {"TR-0", "TR-1", "TR-2"}
+    assert all(isinstance(line["t"], float) for line in lines)

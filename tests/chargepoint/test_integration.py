@@ -42,7 +42,9 @@ async def test_v16_boot_status_heartbeat_and_session(
     await cp.start()
     assert cp.connected
     boots = csms.calls("BootNotification", "CP16")
-    assert boots == [{"chargePointVendor": "ocpplab", "chargePointModel": "sim-ac"}]
+    assert boots == [
+        {"chargePointVendor": "ocpplab", "chargePointModel": "sim-ac", "firmwareVersion": "1.0.0"}
+    ]
     statuses = [(s["connectorId"], s["status"]) for s in csms.calls("StatusNotification")]
     assert statuses == [(0, "Available"), (1, "Available"), (2, "Available")]
 

@@ -10,11 +10,12 @@ from ocpplab_sim.connection.client import (
     OcppConnection,
     Reply,
 )
-from ocpplab_sim.connection.queue import MemoryOfflineQueue, OfflineQueue
+from ocpplab_sim.connection.queue import FileOfflineQueue, MemoryOfflineQueue, OfflineQueue
 from ocpplab_sim.connection.reconnect import ReconnectPolicy
 
 __all__ = [
     "BasicAuth",
+    "FileOfflineQueue",
     "FrameHook",
     "IncomingHandler",
     "MemoryOfflineQueue",

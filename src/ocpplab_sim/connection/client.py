@@ -94,6 +94,9 @@ class OcppConnection:
         ssl_context: ssl.SSLContext | None = None,
         open_timeout_s: float = 10.0,
         message_ids: Callable[[], str] | None = None,
+        lenient: bool = False,
+        max_size: int = 65536,
+        write_limit: int = 4096,
     ) -> None:
         self.url = url
         self.subprotocol = subprotocol
@@ -102,6 +105,10 @@ class OcppConnection:
         self._on_connected = on_connected
         self._policy = reconnect or ReconnectPolicy()
         self._strict = strict_version
+        self._lenient = lenient
+        self._max_size = max_size
+        self._write_limit = write_limit
+        self._held = False
         self._auth = auth
         self._ssl = ssl_context
         self._open_timeout_s = open_timeout_s
@@ -115,6 +122,7 @@ class OcppConnection:
         self._closing = False
         self._connected = asyncio.Event()
         self.reconnects = 0
+        self.calls_answered = 0
 
     @property
     def closing(self) -> bool:
@@ -138,6 +146,69 @@ class OcppConnection:
             raise CsmsUnreachable(f"{self.url}: connection already closed")
         self._attach(await self._connect())
 
+    async def restart(self) -> None:
+        """Close the socket as a rebooting charge point does and connect again at once.
+        When that fails the usual reconnect loop takes over (``on_connected`` then runs);
+        raises :class:`CsmsUnreachable` in that case."""
+        await self.hold()
+        await self.release()
+        if not self.connected:
+            raise CsmsUnreachable(f"{self.url}: not reachable after restart")
+
+    async def hold(self) -> None:
+        """Close the socket (code 1000) and stay offline until :meth:`release`, e.g. to
+        simulate a network outage. Pending CALLs fail with :class:`CsmsUnreachable`."""
+        self._held = True
+        if self._reconnector is not None:
+            self._reconnector.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reconnector
+            self._reconnector = None
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(code=1000, reason="charge point going offline")
+        receiver = self._receiver
+        if receiver is not None and receiver is not asyncio.current_task():
+            with contextlib.suppress(BaseException):
+                await receiver
+
+    async def release(self) -> None:
+        """End :meth:`hold`: connect now; on failure, reconnect with backoff."""
+        if not self._held or self._closing:
+            return
+        self._held = False
+        try:
+            self._attach(await self._connect())
+        except CsmsUnreachable as exc:
+            log.info("%s: connect after hold failed: %s", self.url, exc)
+            if self._policy.enabled:
+                self._reconnector = asyncio.create_task(
+                    self._reconnect(), name=f"ocpp-reconnect {self.url}"
+                )
+
+    async def send_raw(self, text: str) -> None:
+        """Send one frame as given (no framing or schema check), e.g. to test how a central
+        system copes with a malformed message."""
+        ws = self._ws
+        if ws is None or self._closing:
+            raise CsmsUnreachable(f"{self.url}: not connected")
+        try:
+            await ws.send(text)
+        except websockets.exceptions.ConnectionClosed as exc:
+            raise CsmsUnreachable(f"{self.url}: connection lost while sending") from exc
+
+    def _check(self, action: str, kind: Literal["request", "response"], payload: Payload) -> None:
+        """Strict: raise :class:`SchemaViolation`; lenient: log it and go on."""
+        if self._strict is None:
+            return
+        try:
+            validate(self._strict, action, kind, payload)
+        except SchemaViolation as exc:
+            if not self._lenient:
+                raise
+            log.warning("%s: %s", self.url, exc)
+
     async def call(self, action: str, payload: Payload, *, timeout_s: float) -> Payload:
         """Send a CALL and return the CALLRESULT payload.
 
@@ -145,8 +216,7 @@ class OcppConnection:
         ``timeout_s``), :class:`CsmsUnreachable` (not connected, or the connection dropped
         before the answer) and :class:`SchemaViolation` (strict mode).
         """
-        if self._strict:
-            validate(self._strict, action, "request", payload)
+        self._check(action, "request", payload)
         async with self._call_lock:
             ws = self._ws
             if ws is None or self._closing:
@@ -162,8 +232,8 @@ class OcppConnection:
                 self._pending.discard(call.unique_id)
                 if not future.done():
                     future.cancel()
-        if self._strict:
-            validate(self._strict, action, "response", result)
+        self._check(action, "response", result)
+        self.calls_answered += 1
         return result
 
     async def close(self) -> None:
@@ -201,6 +271,10 @@ class OcppConnection:
                 open_timeout=self._open_timeout_s,
                 proxy=None,
                 compression=None,
+                max_size=self._max_size,
+                max_queue=4,
+                write_limit=self._write_limit,
+                ping_interval=None,
             )
         except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
             raise CsmsUnreachable(f"{self.url}: {type(exc).__name__}: {exc}") from exc
@@ -250,7 +324,7 @@ class OcppConnection:
             self._ws = None
             self._connected.clear()
         self._pending.fail_all(CsmsUnreachable(f"{self.url}: connection lost"))
-        if not self._closing and self._policy.enabled:
+        if not self._closing and not self._held and self._policy.enabled:
             self._reconnector = asyncio.create_task(
                 self._reconnect(), name=f"ocpp-reconnect {self.url}"
             )
@@ -274,11 +348,9 @@ class OcppConnection:
         reply: Reply | None = None
         answer: Message
         try:
-            if self._strict:
-                validate(self._strict, call.action, "request", call.payload)
+            self._check(call.action, "request", call.payload)
             reply = await self._handler(call.action, call.payload)
-            if self._strict:
-                validate(self._strict, call.action, "response", reply.payload)
+            self._check(call.action, "response", reply.payload)
             answer = CallResult(call.unique_id, reply.payload)
         except SchemaViolation as exc:
             reply = None
@@ -310,7 +382,7 @@ class OcppConnection:
                     "%s: reconnect failed (%s), next try in up to %.1f s", self.url, exc, delay
                 )
                 continue
-            if self._is_closing():  # close() ran while the handshake was in progress
+            if self._is_closing() or self._held:  # closed or held during the handshake
                 await ws.close(code=1000)
                 return
             self.reconnects += 1

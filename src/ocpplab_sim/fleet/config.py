@@ -27,9 +27,19 @@ class ChargePointConfig:
     """What a simulated charge point is.
 
     ``evse_count`` EVSEs are 1.6 connectorIds 1..n or 2.0.1 evseIds 1..n (each with connector 1).
-    The websocket URL is ``{csms_url}/{identity}``. ``max_power_w`` is per EVSE;
+    The websocket URL is ``{csms_url}/{identity}``. ``max_power_w`` is per EVSE (default 22 kW
+    for ``AC``, 150 kW for ``DC``); ``evse_power_w`` gives one value per EVSE instead.
     ``meter_interval_s`` is the initial MeterValueSampleInterval / TxUpdatedInterval.
-    ``strict`` validates every frame in both directions against the official schemas.
+
+    ``validation``: ``strict`` checks every frame in both directions against the official
+    schemas and refuses violations, ``lenient`` logs them only, ``off`` skips the check; by
+    default ``strict`` when ``strict`` is true, else ``lenient``.
+
+    ``state_dir`` makes the offline queue durable (one journal per charge point there).
+    Security profiles (OCPP 1.6 Security Whitepaper; 2.0.1 Part 2, A00): ``password`` sends
+    HTTP Basic auth (profile 1, with wss 2); ``ca_file`` is the CA bundle that verifies a wss
+    central system; ``cert_file``/``key_file`` are the client certificate (profile 3).
+    ``firmware_step_s`` paces firmware and log-upload status sequences.
     """
 
     identity: str
@@ -38,11 +48,21 @@ class ChargePointConfig:
     csms_url: str
     vendor: str = "ocpplab"
     model: str = "sim-ac"
-    max_power_w: float = 22000.0
+    max_power_w: float | None = None
     meter_interval_s: float = 10.0
     seed: int = 0
     call_timeout_s: float = 30.0
     strict: bool = False
+    current_type: Literal["AC", "DC"] = "AC"
+    evse_power_w: tuple[float, ...] = ()
+    validation: Literal["strict", "lenient", "off"] | None = None
+    state_dir: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    firmware_step_s: float = 1.0
+    firmware_version: str = "1.0.0"
 
     def __post_init__(self) -> None:
         if not self.identity or "/" in self.identity:
@@ -55,6 +75,30 @@ class ChargePointConfig:
             raise ValueError("meter_interval_s and call_timeout_s must be > 0")
         if not self.csms_url.startswith(("ws://", "wss://")):
             raise ValueError("csms_url must be a ws:// or wss:// URL")
+        if self.current_type not in ("AC", "DC"):
+            raise ValueError("current_type must be AC or DC")
+        if self.evse_power_w and len(self.evse_power_w) != self.evse_count:
+            raise ValueError("evse_power_w needs one value per EVSE")
+        if any(p <= 0 for p in (*self.evse_power_w, self.max_power_w or 1.0)):
+            raise ValueError("powers must be > 0")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        if (self.ca_file or self.cert_file) and not self.csms_url.startswith("wss://"):
+            raise ValueError("ca_file / cert_file need a wss:// URL")
+
+    @property
+    def powers_w(self) -> tuple[float, ...]:
+        """The maximum power of each EVSE in W."""
+        if self.evse_power_w:
+            return self.evse_power_w
+        default = 150_000.0 if self.current_type == "DC" else 22_000.0
+        return (self.max_power_w or default,) * self.evse_count
+
+    @property
+    def validation_mode(self) -> Literal["strict", "lenient", "off"]:
+        if self.validation is not None:
+            return self.validation
+        return "strict" if self.strict else "lenient"
 
     @property
     def url(self) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 
 from ocpplab_sim.errors import CsmsUnreachable
 from ocpplab_sim.fleet.chargepoint import SimulatedChargePoint
 from ocpplab_sim.fleet.config import ChargePointConfig, FrameRecord
+from ocpplab_sim.fleet.trace import JsonlTrace
 
 __all__ = ["Fleet"]
 
@@ -36,6 +38,8 @@ class Fleet:
 
     ``max_concurrent_starts`` bounds how many connect-and-boot sequences run at once so that a
     large fleet does not overwhelm the central system (or the local port range) in one burst.
+    ``trace`` writes every frame of every charge point to one JSONL file (closed by
+    :meth:`stop_all`).
     """
 
     def __init__(
@@ -44,9 +48,20 @@ class Fleet:
         *,
         on_frame: Callable[[FrameRecord], None] | None = None,
         max_concurrent_starts: int = 100,
+        trace: str | os.PathLike[str] | None = None,
     ) -> None:
         if max_concurrent_starts < 1:
             raise ValueError("max_concurrent_starts must be >= 1")
+        self.trace = JsonlTrace(trace) if trace is not None else None
+        if self.trace is not None:
+            writer, observer = self.trace, on_frame
+
+            def both(record: FrameRecord) -> None:
+                writer(record)
+                if observer is not None:
+                    observer(record)
+
+            on_frame = both
         self._points: dict[str, SimulatedChargePoint] = {}
         for config in configs:
             if config.identity in self._points:
@@ -106,3 +121,5 @@ class Fleet:
         for point, result in zip(self._points.values(), results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("charge point %s did not stop cleanly: %s", point.identity, result)
+        if self.trace is not None:
+            self.trace.close()

@@ -9,12 +9,14 @@ from ocpplab_sim.protocol.adapter import (
     BootResult,
     Command,
     Deauthorize,
+    FirmwareUpdate,
     IncomingResult,
+    LogUpload,
     OutgoingCall,
     RemoteStart,
     RemoteStop,
+    ReportRequested,
     ResetRequested,
-    Settings,
     SettingsChanged,
     TriggerRequested,
     iso,
@@ -32,6 +34,7 @@ from ocpplab_sim.protocol.rpc import (
     encode,
 )
 from ocpplab_sim.protocol.schemas import SchemaViolation, Version, validate
+from ocpplab_sim.protocol.settings import Settings
 from ocpplab_sim.protocol.v16 import V16Adapter
 from ocpplab_sim.protocol.v201 import V201Adapter
 
@@ -45,13 +48,16 @@ __all__ = [
     "CallResult",
     "Command",
     "Deauthorize",
+    "FirmwareUpdate",
     "FrameError",
     "IncomingResult",
+    "LogUpload",
     "Message",
     "OutgoingCall",
     "PendingCalls",
     "RemoteStart",
     "RemoteStop",
+    "ReportRequested",
     "ResetRequested",
     "SchemaViolation",
     "Settings",

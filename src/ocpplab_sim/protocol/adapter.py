@@ -11,12 +11,14 @@ RemoteStartTransaction, OCPP 1.6 §5.11).
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ocpplab_sim.protocol.rpc import CallErrorReply
 from ocpplab_sim.protocol.schemas import Version, has_schema
+from ocpplab_sim.protocol.settings import Settings
 from ocpplab_sim.station import Intent, Station, StatusChanged
 
 __all__ = [
@@ -25,10 +27,13 @@ __all__ = [
     "BootResult",
     "Command",
     "Deauthorize",
+    "FirmwareUpdate",
     "IncomingResult",
+    "LogUpload",
     "OutgoingCall",
     "RemoteStart",
     "RemoteStop",
+    "ReportRequested",
     "ResetRequested",
     "Settings",
     "SettingsChanged",
@@ -39,19 +44,13 @@ __all__ = [
 Payload = dict[str, Any]
 
 
+VENDOR_ID = "ocpplab"
+
+
 def iso(timestamp: float) -> str:
     """Epoch seconds as the UTC ``date-time`` string both OCPP versions use."""
     text = datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
-
-
-@dataclass
-class Settings:
-    """Mutable configuration shared by adapter and owner (1.6 keys / 2.0.1 variables)."""
-
-    heartbeat_interval_s: float = 300.0
-    meter_interval_s: float = 10.0
-    authorize_remote_start: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +103,47 @@ class SettingsChanged:
 
 @dataclass(frozen=True, slots=True)
 class TriggerRequested:
-    message: Literal["BootNotification", "Heartbeat", "StatusNotification", "MeterValues"]
+    """Send ``message`` now (1.6 §5.17; 2.0.1 F06). ``MeterValues`` is a 1.6 MeterValues or a
+    2.0.1 TransactionEvent (Trigger); ``MeterValues201`` is a 2.0.1 MeterValuesRequest."""
+
+    message: Literal[
+        "BootNotification",
+        "Heartbeat",
+        "StatusNotification",
+        "MeterValues",
+        "MeterValues201",
+        "FirmwareStatusNotification",
+        "UploadStatusNotification",
+    ]
     evse: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareUpdate:
+    """Download and install firmware from ``location`` at ``retrieve_at`` (1.6 §5.19;
+    2.0.1 L01), reporting FirmwareStatusNotification, then reboot."""
+
+    location: str
+    retrieve_at: float
+    request_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogUpload:
+    """Upload diagnostics (1.6 §5.9 GetDiagnostics) or a log (2.0.1 N01 GetLog) to
+    ``location``, reporting Diagnostics-/LogStatusNotification."""
+
+    location: str
+    file_name: str
+    request_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequested:
+    """Send NotifyReport for GetBaseReport ``request_id`` (2.0.1 B07)."""
+
+    request_id: int
+    report_base: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +162,20 @@ Command = (
     | SettingsChanged
     | TriggerRequested
     | Deauthorize
+    | FirmwareUpdate
+    | LogUpload
+    | ReportRequested
 )
 
 
 @dataclass(frozen=True, slots=True)
 class IncomingResult:
-    """The CALLRESULT payload to answer with, and what to do once it is sent."""
+    """The CALLRESULT payload to answer with, and what to do once it is sent: ``intents`` the
+    station produced while the CALL was handled (deliver them), then ``commands``."""
 
     payload: Payload
     commands: tuple[Command, ...] = field(default=())
+    intents: tuple[Intent, ...] = field(default=())
 
 
 class Adapter(abc.ABC):
@@ -145,7 +188,25 @@ class Adapter(abc.ABC):
     def __init__(self, station: Station, settings: Settings) -> None:
         self.station = station
         self.settings = settings
+        self.settings.evse_count = len(station.evse_numbers)
         self._sent_status: dict[int, str] = {}
+        self._now = 0.0
+        self.firmware_status = "Idle"
+        self.upload_status = "Idle"
+        self.firmware_request_id: int | None = None
+        self.upload_request_id: int | None = None
+        # The owner tells which transactions still have messages queued (2.0.1 E14).
+        self.queued_transactions: Callable[[], Collection[str]] = frozenset
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, object]:
+        """State that must survive a harness restart for queued messages to stay valid
+        (1.6 transaction ids, 2.0.1 seqNo); see :meth:`restore`."""
+        return {}
+
+    def restore(self, state: dict[str, object]) -> None:  # noqa: B027 - optional hook
+        """Take back a :meth:`snapshot`."""
 
     # -- charge point → central system -----------------------------------------------------
 
@@ -166,6 +227,29 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def authorize_status(self, response: Payload) -> str:
         """The authorization status in an Authorize answer ("Accepted", "Invalid", …)."""
+
+    @abc.abstractmethod
+    def firmware_status_notification(self, status: str) -> OutgoingCall:
+        """FirmwareStatusNotification (1.6 §4.5, 2.0.1 L01); remembers the status."""
+
+    @abc.abstractmethod
+    def upload_status_notification(self, status: str) -> OutgoingCall:
+        """1.6 DiagnosticsStatusNotification (§4.4) / 2.0.1 LogStatusNotification (N01)."""
+
+    def data_transfer(
+        self, vendor_id: str, message_id: str | None, data: str | None
+    ) -> OutgoingCall:
+        """DataTransfer from the charge point (1.6 §4.3, 2.0.1 P02)."""
+        payload: Payload = {"vendorId": vendor_id}
+        if message_id is not None:
+            payload["messageId"] = message_id
+        if data is not None:
+            payload["data"] = data
+        return OutgoingCall("DataTransfer", payload)
+
+    def measurands(self) -> tuple[str, ...]:
+        """MeterValuesSampledData / TxUpdatedMeasurands as configured."""
+        return self.settings.measurands
 
     def boot_result(self, response: Payload) -> BootResult:
         status = response.get("status", "Rejected")
@@ -202,12 +286,13 @@ class Adapter(abc.ABC):
 
     # -- central system → charge point -----------------------------------------------------
 
-    def handle(self, action: str, payload: Payload) -> IncomingResult:
+    def handle(self, action: str, payload: Payload, now: float = 0.0) -> IncomingResult:
         """Answer an incoming CALL (already schema-checked when strict).
 
         Raises :class:`CallErrorReply`: ``NotSupported`` for an action of this version that the
         simulator does not implement, ``NotImplemented`` for an unknown action (OCPP-J §4.2.3).
         """
+        self._now = now
         # The "on_" prefix plus isalnum keeps a hostile action name away from other attributes.
         method = getattr(self, f"on_{action}", None) if action.isalnum() else None
         if method is None:
@@ -218,9 +303,30 @@ class Adapter(abc.ABC):
         return result
 
     def on_DataTransfer(self, payload: Payload) -> IncomingResult:
-        """DataTransfer (1.6 §5.6, 2.0.1 Part 2 P01): no vendor extensions are known."""
-        return IncomingResult({"status": "UnknownVendorId"})
+        """DataTransfer (1.6 §5.6, 2.0.1 Part 2 P01). Vendor ``ocpplab`` knows the message id
+        ``echo`` (answers the data back); any other vendor is unknown."""
+        if payload.get("vendorId") != VENDOR_ID:
+            return IncomingResult({"status": "UnknownVendorId"})
+        if payload.get("messageId") != "echo":
+            return IncomingResult({"status": "UnknownMessageId"})
+        answer: Payload = {"status": "Accepted"}
+        if "data" in payload:
+            answer["data"] = payload["data"]
+        return IncomingResult(answer)
 
-    def _evse_can_start(self, number: int) -> bool:
-        evse = self.station.evse(number)
-        return evse.transaction is None and evse.operative and not evse.faulted
+    def on_ClearCache(self, payload: Payload) -> IncomingResult:
+        """ClearCache (1.6 §5.4, 2.0.1 C11): Rejected when the cache is disabled."""
+        if not self.settings.auth_cache_enabled:
+            return IncomingResult({"status": "Rejected"})
+        self.station.auth.clear_cache()
+        return IncomingResult({"status": "Accepted"})
+
+    def on_CancelReservation(self, payload: Payload) -> IncomingResult:
+        """CancelReservation (1.6 §5.1, 2.0.1 H02)."""
+        found, intents = self.station.cancel_reservation(int(payload["reservationId"]), self._now)
+        return IncomingResult(
+            {"status": "Accepted" if found else "Rejected"}, intents=tuple(intents)
+        )
+
+    def _evse_can_start(self, number: int, id_token: str | None = None) -> bool:
+        return self.station.can_start(number, id_token)

@@ -18,6 +18,8 @@ from ocpplab_sim.protocol.adapter import (
     TriggerRequested,
     iso,
 )
+from ocpplab_sim.protocol.settings import SETTINGS, by_key16
+from ocpplab_sim.protocol.v16_ops import V16Operations
 from ocpplab_sim.station import (
     Intent,
     MeterSample,
@@ -45,8 +47,28 @@ _REASONS = {
     "UnlockCommand",
     "DeAuthorized",
 }
-_SAMPLED = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage"
-_TRIGGERABLE = {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"}
+_TRIGGERABLE = {
+    "BootNotification": "BootNotification",
+    "Heartbeat": "Heartbeat",
+    "StatusNotification": "StatusNotification",
+    "MeterValues": "MeterValues",
+    "FirmwareStatusNotification": "FirmwareStatusNotification",
+    "DiagnosticsStatusNotification": "UploadStatusNotification",
+}
+_ERROR_CODES = {
+    "ConnectorLockFailure", "EVCommunicationError", "GroundFailure", "HighTemperature",
+    "InternalError", "LocalListConflict", "NoError", "OtherError", "OverCurrentFailure",
+    "PowerMeterFailure", "PowerSwitchFailure", "ReaderFailure", "ResetFailure", "UnderVoltage",
+    "OverVoltage", "WeakSignal",
+}  # fmt: skip
+_UNITS = {
+    "Energy.Active.Import.Register": "Wh",
+    "Power.Active.Import": "W",
+    "Power.Offered": "W",
+    "Current.Import": "A",
+    "Voltage": "V",
+    "SoC": "Percent",
+}
 
 
 def _energy(value_wh: float, context: str) -> Payload:
@@ -58,7 +80,7 @@ def _energy(value_wh: float, context: str) -> Payload:
     }
 
 
-class V16Adapter(Adapter):
+class V16Adapter(V16Operations, Adapter):
     """Maps the station's uuid transaction ids to the integers the central system assigns in the
     StartTransaction answer (§4.8); MeterValues/StopTransaction of a transaction the central
     system never acknowledged are dropped (there is no id to put in them)."""
@@ -70,6 +92,14 @@ class V16Adapter(Adapter):
         super().__init__(*args, **kwargs)
         self._ocpp_ids: dict[str, int] = {}
 
+    def snapshot(self) -> dict[str, object]:
+        return {"ocpp_ids": dict(self._ocpp_ids)}
+
+    def restore(self, state: dict[str, object]) -> None:
+        ids = state.get("ocpp_ids")
+        if isinstance(ids, dict):
+            self._ocpp_ids.update({str(k): int(v) for k, v in ids.items()})
+
     def ocpp_transaction_id(self, transaction_id: str) -> int | None:
         return self._ocpp_ids.get(transaction_id)
 
@@ -79,9 +109,12 @@ class V16Adapter(Adapter):
         self, vendor: str, model: str, *, reason: str = "PowerUp"
     ) -> OutgoingCall:
         """BootNotification §4.2 (1.6 has no boot reason)."""
-        return OutgoingCall(
-            "BootNotification", {"chargePointVendor": vendor[:20], "chargePointModel": model[:20]}
-        )
+        payload = {
+            "chargePointVendor": vendor[:20],
+            "chargePointModel": model[:20],
+            "firmwareVersion": self.settings.firmware_version[:50],
+        }
+        return OutgoingCall("BootNotification", payload)
 
     def authorize(self, id_token: str) -> OutgoingCall:
         """Authorize §4.1; idTag is CiString20."""
@@ -91,17 +124,20 @@ class V16Adapter(Adapter):
         return str(response.get("idTagInfo", {}).get("status", "Invalid"))
 
     def _status_notification(self, intent: StatusChanged) -> OutgoingCall | None:
-        """StatusNotification §4.9: connector 0 is the charge point itself."""
-        return OutgoingCall(
-            "StatusNotification",
-            {
-                "connectorId": intent.evse,
-                "errorCode": "OtherError" if intent.status is Status.FAULTED else "NoError",
-                "status": intent.status.value,
-                "timestamp": iso(intent.timestamp),
-            },
-            intent,
-        )
+        """StatusNotification §4.9: connector 0 is the charge point itself; an error code
+        outside ChargePointErrorCode goes as OtherError with vendorErrorCode."""
+        payload: Payload = {
+            "connectorId": intent.evse,
+            "errorCode": "NoError",
+            "status": intent.status.value,
+            "timestamp": iso(intent.timestamp),
+        }
+        if intent.status is Status.FAULTED:
+            code = intent.error_code or "OtherError"
+            payload["errorCode"] = code if code in _ERROR_CODES else "OtherError"
+            if code not in _ERROR_CODES:
+                payload["vendorErrorCode"] = code[:50]
+        return OutgoingCall("StatusNotification", payload, intent)
 
     def _translate_transaction(self, intent: Intent) -> list[OutgoingCall]:
         if isinstance(intent, TransactionStarted):
@@ -150,34 +186,24 @@ class V16Adapter(Adapter):
         # Charging-state changes are carried by StatusNotification in 1.6.
         return []
 
-    @staticmethod
-    def _meter_value(sample: MeterSample) -> Payload:
+    def _meter_value(self, sample: MeterSample) -> Payload:
         """One MeterValue §7.31 with the measurands listed in MeterValuesSampledData."""
         ctx = sample.context
-        return {
-            "timestamp": iso(sample.timestamp),
-            "sampledValue": [
-                _energy(sample.energy_wh, ctx),
-                {
-                    "value": f"{sample.power_w:.1f}",
-                    "context": ctx,
-                    "measurand": "Power.Active.Import",
-                    "unit": "W",
-                },
-                {
-                    "value": f"{sample.current_a:.2f}",
-                    "context": ctx,
-                    "measurand": "Current.Import",
-                    "unit": "A",
-                },
-                {
-                    "value": f"{sample.voltage_v:.1f}",
-                    "context": ctx,
-                    "measurand": "Voltage",
-                    "unit": "V",
-                },
-            ],
+        values = {
+            "Energy.Active.Import.Register": str(round(sample.energy_wh)),
+            "Power.Active.Import": f"{sample.power_w:.1f}",
+            "Power.Offered": f"{sample.offered_w:.1f}",
+            "Current.Import": f"{sample.current_a:.2f}",
+            "Voltage": f"{sample.voltage_v:.1f}",
         }
+        if sample.soc_pct is not None:
+            values["SoC"] = f"{sample.soc_pct:.1f}"
+        sampled = [
+            {"value": values[m], "context": ctx, "measurand": m, "unit": _UNITS[m]}
+            for m in self.measurands()
+            if m in values
+        ]
+        return {"timestamp": iso(sample.timestamp), "sampledValue": sampled}
 
     def on_result(self, call: OutgoingCall, response: Payload) -> list[Command]:
         intent = call.intent
@@ -197,8 +223,10 @@ class V16Adapter(Adapter):
         """§5.11: Accepted when the connector (or, without one, any EVSE) can start."""
         connector = payload.get("connectorId")
         if connector is None:
-            connector = self.station.free_evse()
-        elif connector not in self.station.evse_numbers or not self._evse_can_start(connector):
+            connector = self.station.free_evse(str(payload["idTag"]))
+        elif connector not in self.station.evse_numbers or not self._evse_can_start(
+            connector, str(payload["idTag"])
+        ):
             connector = None
         if connector is None:
             return IncomingResult({"status": "Rejected"})
@@ -232,64 +260,42 @@ class V16Adapter(Adapter):
         status = "Scheduled" if busy and not operative else "Accepted"
         return IncomingResult({"status": status}, (AvailabilityChange(connector, operative),))
 
-    def _configuration(self) -> dict[str, tuple[str, bool]]:
-        s = self.settings
-        return {
-            "HeartbeatInterval": (str(round(s.heartbeat_interval_s)), False),
-            "MeterValueSampleInterval": (str(round(s.meter_interval_s)), False),
-            "AuthorizeRemoteTxRequests": (str(s.authorize_remote_start).lower(), False),
-            "NumberOfConnectors": (str(len(self.station.evse_numbers)), True),
-            "StopTransactionOnEVSideDisconnect": ("true", True),
-            "MeterValuesSampledData": (_SAMPLED, True),
-            "SupportedFeatureProfiles": ("Core,RemoteTrigger", True),
-        }
-
     def on_GetConfiguration(self, payload: Payload) -> IncomingResult:
         """§5.8: all known keys when none are asked for; unknown keys listed as such."""
-        config = self._configuration()
-        wanted = payload.get("key") or list(config)
+        known_keys = {st.key16: st for st in SETTINGS if st.key16 is not None}
+        wanted = payload.get("key") or list(known_keys)
         known = [
-            {"key": k, "readonly": config[k][1], "value": config[k][0]}
+            {
+                "key": k,
+                "readonly": known_keys[k].readonly,
+                "value": known_keys[k].read(self.settings)[:500],
+            }
             for k in wanted
-            if k in config
+            if k in known_keys
         ]
         result: Payload = {"configurationKey": known}
-        unknown = [k for k in wanted if k not in config]
+        unknown = [k for k in wanted if k not in known_keys]
         if unknown:
             result["unknownKey"] = unknown
         return IncomingResult(result)
 
     def on_ChangeConfiguration(self, payload: Payload) -> IncomingResult:
-        """§5.3: intervals and AuthorizeRemoteTxRequests are writable; others are read-only."""
+        """§5.3: the write goes to the shared settings and takes effect at once."""
         key, value = str(payload["key"]), str(payload["value"])
-        config = self._configuration()
-        if key not in config:
+        setting = by_key16(key)
+        if setting is None:
             return IncomingResult({"status": "NotSupported"})
-        if config[key][1]:
+        if not setting.write(self.settings, value):
             return IncomingResult({"status": "Rejected"})
-        if key == "AuthorizeRemoteTxRequests":
-            if value.lower() not in ("true", "false"):
-                return IncomingResult({"status": "Rejected"})
-            self.settings.authorize_remote_start = value.lower() == "true"
-        else:
-            try:
-                seconds = int(value)
-            except ValueError:
-                return IncomingResult({"status": "Rejected"})
-            if seconds <= 0:
-                return IncomingResult({"status": "Rejected"})
-            if key == "HeartbeatInterval":
-                self.settings.heartbeat_interval_s = float(seconds)
-            else:
-                self.settings.meter_interval_s = float(seconds)
         return IncomingResult({"status": "Accepted"}, (SettingsChanged((key,)),))
 
     def on_TriggerMessage(self, payload: Payload) -> IncomingResult:
         """§5.17: Boot/Heartbeat/Status/MeterValues are sent right after the answer."""
-        message = payload["requestedMessage"]
+        message = _TRIGGERABLE.get(payload["requestedMessage"])
         connector = payload.get("connectorId")
-        if message not in _TRIGGERABLE:
+        if message is None:
             return IncomingResult({"status": "NotImplemented"})
         if connector is not None and connector != 0 and connector not in self.station.evse_numbers:
             return IncomingResult({"status": "Rejected"})
-        return IncomingResult({"status": "Accepted"}, (TriggerRequested(message, connector),))
+        trigger = TriggerRequested(message, connector)  # type: ignore[arg-type]
+        return IncomingResult({"status": "Accepted"}, (trigger,))

@@ -8,7 +8,6 @@ cable is in *and* the driver is authorized, and ends when either goes away.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ocpplab_sim.protocol.adapter import (
@@ -21,14 +20,15 @@ from ocpplab_sim.protocol.adapter import (
     RemoteStart,
     RemoteStop,
     ResetRequested,
-    SettingsChanged,
     TriggerRequested,
     iso,
 )
+from ocpplab_sim.protocol.v201_ops import V201Operations
 from ocpplab_sim.station import (
     ChargingStateChanged,
     Intent,
     MeterSample,
+    ReservationEnded,
     Status,
     StatusChanged,
     StopReason,
@@ -84,6 +84,17 @@ _TRIGGERABLE = {
     "Heartbeat": "Heartbeat",
     "StatusNotification": "StatusNotification",
     "TransactionEvent": "MeterValues",
+    "MeterValues": "MeterValues201",
+    "FirmwareStatusNotification": "FirmwareStatusNotification",
+    "LogStatusNotification": "UploadStatusNotification",
+}
+_UNITS = {
+    "Energy.Active.Import.Register": "Wh",
+    "Power.Active.Import": "W",
+    "Power.Offered": "W",
+    "Current.Import": "A",
+    "Voltage": "V",
+    "SoC": "Percent",
 }
 
 
@@ -96,8 +107,8 @@ def _sampled(value: float, measurand: str, unit: str, context: str) -> Payload:
     }
 
 
-class V201Adapter(Adapter):
-    """Keeps the next seqNo per running transaction; answers B05/B06 from a small device model."""
+class V201Adapter(V201Operations, Adapter):
+    """Keeps the next seqNo per running transaction; the device model is the shared settings."""
 
     version = "2.0.1"
     subprotocol = "ocpp2.0.1"
@@ -105,29 +116,16 @@ class V201Adapter(Adapter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._seq: dict[str, int] = {}
-        self._variables: dict[
-            tuple[str, str], tuple[Callable[[], str], Callable[[str], bool] | None]
-        ] = {
-            ("OCPPCommCtrlr", "HeartbeatInterval"): (
-                lambda: str(round(self.settings.heartbeat_interval_s)),
-                lambda v: self._set_interval("heartbeat_interval_s", v),
-            ),
-            ("SampledDataCtrlr", "TxUpdatedInterval"): (
-                lambda: str(round(self.settings.meter_interval_s)),
-                lambda v: self._set_interval("meter_interval_s", v),
-            ),
-            ("AuthCtrlr", "AuthorizeRemoteStart"): (
-                lambda: str(self.settings.authorize_remote_start).lower(),
-                self._set_authorize_remote_start,
-            ),
-            ("TxCtrlr", "TxStartPoint"): (lambda: "PowerPathClosed", None),
-            ("TxCtrlr", "TxStopPoint"): (lambda: "PowerPathClosed", None),
-            ("TxCtrlr", "StopTxOnEVSideDisconnect"): (lambda: "true", None),
-            ("SampledDataCtrlr", "TxUpdatedMeasurands"): (
-                lambda: "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage",
-                None,
-            ),
-        }
+        self._faulted: dict[int, bool] = {}
+        self._event_ids = 0
+
+    def snapshot(self) -> dict[str, object]:
+        return {"seq": dict(self._seq)}
+
+    def restore(self, state: dict[str, object]) -> None:
+        seq = state.get("seq")
+        if isinstance(seq, dict):
+            self._seq.update({str(k): int(v) for k, v in seq.items()})
 
     # -- charge point → central system -----------------------------------------------------
 
@@ -135,7 +133,11 @@ class V201Adapter(Adapter):
         self, vendor: str, model: str, *, reason: str = "PowerUp"
     ) -> OutgoingCall:
         """BootNotification (B01)."""
-        station = {"model": model[:20], "vendorName": vendor[:50]}
+        station = {
+            "model": model[:20],
+            "vendorName": vendor[:50],
+            "firmwareVersion": self.settings.firmware_version[:50],
+        }
         return OutgoingCall("BootNotification", {"reason": reason, "chargingStation": station})
 
     def authorize(self, id_token: str, id_token_type: str = "ISO14443") -> OutgoingCall:
@@ -146,6 +148,45 @@ class V201Adapter(Adapter):
 
     def authorize_status(self, response: Payload) -> str:
         return str(response.get("idTokenInfo", {}).get("status", "Invalid"))
+
+    def translate(self, intent: Intent) -> list[OutgoingCall]:
+        """As the base, plus NotifyEvent (N07) when an EVSE's Problem variable changes."""
+        calls = super().translate(intent)
+        if isinstance(intent, StatusChanged) and intent.evse != 0:
+            was = self._faulted.get(intent.evse, False)
+            if intent.fault != was:
+                self._faulted[intent.evse] = intent.fault
+                calls.append(self._problem_event(intent))
+        elif isinstance(intent, ReservationEnded):
+            payload = {
+                "reservationId": intent.reservation_id,
+                "reservationUpdateStatus": intent.reason,
+            }
+            calls.append(OutgoingCall("ReservationStatusUpdate", payload))
+        return calls
+
+    def _problem_event(self, intent: StatusChanged) -> OutgoingCall:
+        """NotifyEvent for EVSE.Problem (a hard-wired notification, N07)."""
+        self._event_ids += 1
+        event: Payload = {
+            "eventId": self._event_ids,
+            "timestamp": iso(intent.timestamp),
+            "trigger": "Delta",
+            "actualValue": str(intent.fault).lower(),
+            "component": {"name": "EVSE", "evse": {"id": intent.evse}},
+            "variable": {"name": "Problem"},
+            "eventNotificationType": "HardWiredNotification",
+            "cleared": not intent.fault,
+        }
+        if intent.error_code:
+            event["techCode"] = intent.error_code[:50]
+        payload = {"generatedAt": iso(intent.timestamp), "seqNo": 0, "eventData": [event]}
+        return OutgoingCall("NotifyEvent", payload)
+
+    def meter_values(self, sample: MeterSample) -> OutgoingCall:
+        """MeterValuesRequest (J01), e.g. after TriggerMessage(MeterValues)."""
+        payload = {"evseId": sample.evse, "meterValue": [self._meter_value(sample)]}
+        return OutgoingCall("MeterValues", payload)
 
     def _status_notification(self, intent: StatusChanged) -> OutgoingCall | None:
         """StatusNotification (G01): per connector; there is no EVSE-0 connector in 2.0.1."""
@@ -183,6 +224,8 @@ class V201Adapter(Adapter):
                 "Started", intent.transaction_id, intent.evse, intent.timestamp, trigger, info
             )
             payload["idToken"] = {"idToken": intent.id_token[:36], "type": intent.id_token_type}
+            if intent.reservation_id is not None:
+                payload["reservationId"] = intent.reservation_id
             payload["meterValue"] = [
                 self._energy_value(intent.meter_start_wh, intent.timestamp, "Transaction.Begin")
             ]
@@ -230,19 +273,23 @@ class V201Adapter(Adapter):
             "sampledValue": [_sampled(energy_wh, "Energy.Active.Import.Register", "Wh", context)],
         }
 
-    @staticmethod
-    def _meter_value(sample: MeterSample) -> Payload:
+    def _meter_value(self, sample: MeterSample) -> Payload:
         """MeterValueType with the TxUpdatedMeasurands (J02)."""
-        ctx = sample.context
-        return {
-            "timestamp": iso(sample.timestamp),
-            "sampledValue": [
-                _sampled(sample.energy_wh, "Energy.Active.Import.Register", "Wh", ctx),
-                _sampled(sample.power_w, "Power.Active.Import", "W", ctx),
-                _sampled(sample.current_a, "Current.Import", "A", ctx),
-                _sampled(sample.voltage_v, "Voltage", "V", ctx),
-            ],
+        values = {
+            "Energy.Active.Import.Register": sample.energy_wh,
+            "Power.Active.Import": sample.power_w,
+            "Power.Offered": sample.offered_w,
+            "Current.Import": sample.current_a,
+            "Voltage": sample.voltage_v,
         }
+        if sample.soc_pct is not None:
+            values["SoC"] = sample.soc_pct
+        sampled = [
+            _sampled(values[m], m, _UNITS[m], sample.context)
+            for m in self.measurands()
+            if m in values
+        ]
+        return {"timestamp": iso(sample.timestamp), "sampledValue": sampled}
 
     def on_result(self, call: OutgoingCall, response: Payload) -> list[Command]:
         intent = call.intent
@@ -257,13 +304,15 @@ class V201Adapter(Adapter):
     def on_RequestStartTransaction(self, payload: Payload) -> IncomingResult:
         """F01/F02: Accepted when the EVSE (or, without one, any EVSE) can start."""
         evse = payload.get("evseId")
+        token = payload["idToken"]
         if evse is None:
-            evse = self.station.free_evse()
-        elif evse not in self.station.evse_numbers or not self._evse_can_start(evse):
+            evse = self.station.free_evse(str(token["idToken"]))
+        elif evse not in self.station.evse_numbers or not self._evse_can_start(
+            evse, str(token["idToken"])
+        ):
             evse = None
         if evse is None:
             return IncomingResult({"status": "Rejected"})
-        token = payload["idToken"]
         command = RemoteStart(
             evse, str(token["idToken"]), str(token["type"]), int(payload["remoteStartId"])
         )
@@ -298,54 +347,6 @@ class V201Adapter(Adapter):
         status = "Scheduled" if busy and not operative else "Accepted"
         return IncomingResult({"status": status}, (AvailabilityChange(number, operative),))
 
-    def _lookup(
-        self, item: Payload
-    ) -> tuple[str, tuple[Callable[[], str], Callable[[str], bool] | None] | None]:
-        component, variable = item["component"]["name"], item["variable"]["name"]
-        if item.get("attributeType", "Actual") != "Actual":
-            return "NotSupportedAttributeType", None
-        entry = self._variables.get((component, variable))
-        if entry is not None:
-            return "Accepted", entry
-        known = any(c == component for c, _ in self._variables)
-        return ("UnknownVariable" if known else "UnknownComponent"), None
-
-    def on_GetVariables(self, payload: Payload) -> IncomingResult:
-        """B06: one result per requested variable, echoing component and variable."""
-        results = []
-        for item in payload["getVariableData"]:
-            status, entry = self._lookup(item)
-            result: Payload = {
-                "attributeStatus": status,
-                "component": item["component"],
-                "variable": item["variable"],
-            }
-            if entry is not None:
-                result["attributeValue"] = entry[0]()
-            results.append(result)
-        return IncomingResult({"getVariableResult": results})
-
-    def on_SetVariables(self, payload: Payload) -> IncomingResult:
-        """B05: writable variables are the intervals and AuthorizeRemoteStart."""
-        results, changed = [], []
-        for item in payload["setVariableData"]:
-            status, entry = self._lookup(item)
-            if entry is not None:
-                setter = entry[1]
-                ok = setter is not None and setter(str(item["attributeValue"]))
-                status = "Accepted" if ok else "Rejected"
-                if ok:
-                    changed.append(item["variable"]["name"])
-            results.append(
-                {
-                    "attributeStatus": status,
-                    "component": item["component"],
-                    "variable": item["variable"],
-                }
-            )
-        commands: tuple[Command, ...] = (SettingsChanged(tuple(changed)),) if changed else ()
-        return IncomingResult({"setVariableResult": results}, commands)
-
     def on_TriggerMessage(self, payload: Payload) -> IncomingResult:
         """F06: TransactionEvent is answered with an Updated event (triggerReason Trigger)."""
         message = _TRIGGERABLE.get(payload["requestedMessage"])
@@ -356,19 +357,3 @@ class V201Adapter(Adapter):
             return IncomingResult({"status": "Rejected"})
         trigger = TriggerRequested(message, evse)  # type: ignore[arg-type]
         return IncomingResult({"status": "Accepted"}, (trigger,))
-
-    def _set_interval(self, attribute: str, value: str) -> bool:
-        try:
-            seconds = int(value)
-        except ValueError:
-            return False
-        if seconds <= 0:
-            return False
-        setattr(self.settings, attribute, float(seconds))
-        return True
-
-    def _set_authorize_remote_start(self, value: str) -> bool:
-        if value.lower() not in ("true", "false"):
-            return False
-        self.settings.authorize_remote_start = value.lower() == "true"
-        return True

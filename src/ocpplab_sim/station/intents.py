@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "ChargingStateChanged",
     "Intent",
     "MeterSample",
+    "ReservationEnded",
     "Status",
     "StatusChanged",
     "StopReason",
     "TransactionIntent",
     "TransactionStarted",
     "TransactionStopped",
+    "decode_intent",
+    "encode_intent",
 ]
 
 
@@ -74,6 +78,7 @@ class StatusChanged:
     status: Status
     timestamp: float
     fault: bool = False
+    error_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,18 @@ class TransactionStarted:
     timestamp: float
     remote_start_id: int | None = None
     id_token_type: str = "ISO14443"
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationEnded:
+    """A reservation ended without being used: ``Expired`` or ``Removed`` (2.0.1 Part 2, H01
+    ReservationStatusUpdate; 1.6 reports the status change only, §5.13)."""
+
+    evse: int
+    reservation_id: int
+    reason: str
+    timestamp: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +133,8 @@ class MeterSample:
     current_a: float
     voltage_v: float
     context: str = "Sample.Periodic"
+    soc_pct: float | None = None
+    offered_w: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,4 +155,29 @@ TransactionIntent = TransactionStarted | ChargingStateChanged | MeterSample | Tr
 """Transaction-related messages (OCPP 1.6 §4.7, §4.8, §4.10; 2.0.1 Part 2, E04): queued while
 offline and delivered in order. Status changes are not queued; the latest is re-sent instead."""
 
-Intent = StatusChanged | TransactionIntent
+Intent = StatusChanged | ReservationEnded | TransactionIntent
+
+_TYPES: dict[str, type[TransactionIntent]] = {
+    cls.__name__: cls
+    for cls in (TransactionStarted, ChargingStateChanged, MeterSample, TransactionStopped)
+}
+
+
+def encode_intent(intent: TransactionIntent) -> dict[str, Any]:
+    """A JSON-ready dict of a transaction intent (for a durable offline queue)."""
+    data = {name: getattr(intent, name) for name in intent.__slots__}
+    data["type"] = type(intent).__name__
+    return data
+
+
+def decode_intent(data: dict[str, Any]) -> TransactionIntent:
+    """The inverse of :func:`encode_intent`; raises ValueError on an unknown type."""
+    fields = dict(data)
+    cls = _TYPES.get(str(fields.pop("type", "")))
+    if cls is None:
+        raise ValueError(f"not a transaction intent: {data.get('type')!r}")
+    if "status" in fields:
+        fields["status"] = Status(fields["status"])
+    if "reason" in fields:
+        fields["reason"] = StopReason(fields["reason"])
+    return cls(**fields)

@@ -1,0 +1,46 @@
+"""A JSONL trace of every OCPP-J frame: one line per frame, shared by a whole fleet.
+
+Each line is ``{"t": epoch seconds, "dir": "out"|"in", "cp": identity, "msg": [OCPP-J array]}``
+(``out``: charge point → central system). Lines go through one buffered file handle, so
+thousands of charge points cost one descriptor and few system calls; :meth:`JsonlTrace.close`
+flushes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from ocpplab_sim.fleet.config import FrameRecord
+
+__all__ = ["JsonlTrace"]
+
+
+class JsonlTrace:
+    """Callable as ``on_frame``; writes each :class:`FrameRecord` as one JSON line."""
+
+    def __init__(self, path: str | os.PathLike[str], *, buffer_bytes: int = 1 << 16) -> None:
+        self.path = os.fspath(path)
+        self._file: Any = open(self.path, "a", encoding="utf-8", buffering=buffer_bytes)  # noqa: SIM115
+        self._dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+        self.lines = 0
+
+    def __call__(self, record: FrameRecord) -> None:
+        if self._file is None:
+            return
+        self._file.write(
+            f'{{"t":{record.at:.6f},"dir":"{record.direction}","cp":'
+            f'{self._dumps(record.identity)},"msg":{self._dumps(record.message)}}}\n'
+        )
+        self.lines += 1
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        """Flush and close; later frames are ignored. Idempotent."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
