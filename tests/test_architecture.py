@@ -34,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "chargers": {"fleet", "errors"},
     "launcher": {"gateway"},
-    "cli": {"runner", "launcher", "reports", "scenario", "load", "errors"},
+    "cli": {"runner", "launcher", "reports", "scenario", "load", "chargers", "errors"},
     "gateway": set(),
     "load": {"fleet", "errors"},
 }

@@ -111,3 +111,27 @@ async def test_sigterm_stops_the_process_with_a_summary() -> None:
     assert proc.returncode == 0, stderr.decode()
     assert "2/2 connected" in stdout.decode()
     assert "BootNotification" in stdout.decode()
+
+
+def test_the_main_command_offers_chargers() -> None:
+    """`ocpplab-sim chargers` is wired into the main command, with its input checks."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ocpplab_sim",
+            "chargers",
+            "--csms-url",
+            "http://not-ws",
+            "--count",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr

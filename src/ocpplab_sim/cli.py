@@ -19,7 +19,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ocpplab_sim import __version__
+from ocpplab_sim.chargers import add_parser as add_chargers_parser
+from ocpplab_sim.chargers import run as run_chargers
 from ocpplab_sim.errors import InputError, OcpplabError
+from ocpplab_sim.load.cli import (
+    add_load_parser,
+    add_report_parser,
+    run_load_command,
+    run_report_command,
+)
 
 __all__ = ["main"]
 
@@ -92,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
         help="bearer token the Gateway API accepts (env OCPPLAB_TOKEN)",
     )
     serve.add_argument("--heartbeat-interval", type=int, default=300, metavar="SECONDS")
+    add_chargers_parser(commands)
+    add_load_parser(commands)
+    add_report_parser(commands)
     return parser
 
 
@@ -105,6 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args.files)
         if args.command == "schema":
             return _schema(args.which)
+        if args.command == "chargers":
+            return run_chargers(args)
+        if args.command == "load":
+            return run_load_command(args)
+        if args.command == "report":
+            return run_report_command(args)
         return _serve(args)
     except OcpplabError as exc:
         print(f"ocpplab-sim: {exc}", file=sys.stderr)

@@ -1,0 +1,188 @@
+"""``ocpplab-sim load`` and ``ocpplab-sim report merge``: argument parsing and wiring only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ocpplab_sim.errors import InputError
+from ocpplab_sim.load.html import to_html
+from ocpplab_sim.load.merge import merge_load_reports
+from ocpplab_sim.load.runner import run_load
+from ocpplab_sim.load.shapes import SHAPES, parse_shape
+from ocpplab_sim.load.shard import Shard, shard_from_env
+from ocpplab_sim.load.worker import WorkerPlan
+
+__all__ = ["add_load_parser", "add_report_parser", "run_load_command", "run_report_command"]
+
+
+def _duration(text: str) -> float:
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for suffix in ("ms", "s", "m", "h"):
+        if text.endswith(suffix):
+            try:
+                return float(text[: -len(suffix)]) * units[suffix]
+            except ValueError:
+                break
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30s, 2m)") from None
+
+
+def add_load_parser(commands: Any) -> None:
+    """Add ``load`` to a subparsers object."""
+    load = commands.add_parser(
+        "load",
+        help="load-test a central system with many simulated chargers",
+        description="Connect a fleet of simulated chargers to a central system along a load "
+        "shape; report latencies (HDR histograms) and errors. Loopback or your own hosts only.",
+    )
+    load.add_argument("--csms-url", required=True, help="central system base URL (ws:// or wss://)")
+    load.add_argument("--chargers", type=int, default=100, help="fleet size (all shards together)")
+    load.add_argument("--shape", choices=SHAPES, default="ramp")
+    load.add_argument("--duration", type=_duration, default=60.0, help="e.g. 60s, 5m")
+    load.add_argument("--ramp", type=_duration, help="ramp time of the ramp shape")
+    load.add_argument("--connect-rate", type=float, help="new connections per second (cap)")
+    load.add_argument("--session-rate", type=float, default=0.0, help="sessions started per second")
+    load.add_argument("--session-length", type=_duration, default=30.0)
+    load.add_argument("--ocpp-version", choices=("1.6", "2.0.1", "mixed"), default="1.6")
+    load.add_argument("--connectors", type=int, default=1)
+    load.add_argument("--id-prefix", default="LOAD-")
+    load.add_argument("--meter-interval", type=_duration, default=60.0)
+    load.add_argument(
+        "--workers", default="auto", help="worker processes: auto (one per core) or N"
+    )
+    load.add_argument(
+        "--shard",
+        help="I/N: run slice I (0-based) of N; default from "
+        "JOB_COMPLETION_INDEX + OCPPLAB_SHARD_COUNT, else the whole fleet",
+    )
+    load.add_argument("--seed", type=int, default=0)
+    load.add_argument("--report", type=Path, metavar="PATH", help="write the JSON report")
+    load.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report")
+    load.add_argument("--quiet", action="store_true", help="no live progress")
+
+
+def add_report_parser(commands: Any) -> None:
+    """Add ``report merge`` to a subparsers object."""
+    report = commands.add_parser("report", help="work with load reports")
+    actions = report.add_subparsers(dest="report_command", required=True)
+    merge = actions.add_parser("merge", help="merge shard reports exactly (histograms added)")
+    merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
+    merge.add_argument("--output", "-o", type=Path, help="write the merged JSON here")
+    merge.add_argument("--html", type=Path, help="write the merged HTML report here")
+
+
+def _plan(args: argparse.Namespace) -> tuple[WorkerPlan, Shard]:
+    if not args.csms_url.startswith(("ws://", "wss://")):
+        raise InputError(f"--csms-url must start with ws:// or wss://, got {args.csms_url!r}")
+    if args.connectors < 1 or (args.workers != "auto" and not str(args.workers).isdigit()):
+        raise InputError("--connectors must be ≥ 1 and --workers 'auto' or a whole number")
+    try:
+        shape = parse_shape(
+            args.shape,
+            chargers=args.chargers,
+            duration_s=args.duration,
+            ramp_s=args.ramp,
+            session_rate=args.session_rate,
+            connect_rate=args.connect_rate,
+        )
+        shard = Shard.parse(args.shard) if args.shard else shard_from_env() or Shard()
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    plan = WorkerPlan(
+        csms_url=args.csms_url,
+        first=0,
+        last=args.chargers,
+        total=args.chargers,
+        shape=shape,
+        ocpp_version=args.ocpp_version,
+        connectors=args.connectors,
+        id_prefix=args.id_prefix,
+        session_s=args.session_length,
+        seed=args.seed,
+        meter_interval_s=args.meter_interval,
+    )
+    return plan, shard
+
+
+def _progress(point: dict[str, Any]) -> None:
+    print(
+        f"  t={point['t']:>4}s  connected {point['connected']:>6}  charging {point['charging']:>5}"
+        f"  {point['messages']:>7} msg/s  p50 {point['p50_s'] * 1000:7.1f} ms"
+        f"  p99 {point['p99_s'] * 1000:7.1f} ms",
+        flush=True,
+    )
+
+
+def run_load_command(args: argparse.Namespace) -> int:
+    """Run ``load``; exit 0 when every call was answered and no error was counted, else 1."""
+    plan, shard = _plan(args)
+    for path in (args.report, args.html):
+        if path is not None and not path.parent.exists():
+            raise InputError(f"{path}: the folder {path.parent} does not exist")
+    print(
+        f"▶ load: {args.chargers} chargers ({args.ocpp_version}), shape {args.shape}, "
+        f"{args.duration:g}s, shard {shard.index}/{shard.count}, workers {args.workers}",
+        flush=True,
+    )
+    result = run_load(
+        plan,
+        shard=shard,
+        workers=args.workers,
+        progress=None if args.quiet else _progress,
+        settings={"argv": sys.argv[1:]},
+    )
+    _write(result.report, args.report, args.html)
+    return _summary(result.report)
+
+
+def run_report_command(args: argparse.Namespace) -> int:
+    reports = []
+    for path in args.reports:
+        try:
+            reports.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read a JSON report: {exc}") from exc
+    try:
+        merged = merge_load_reports(reports)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    _write(merged, args.output, args.html)
+    if args.output is None:
+        print(json.dumps(merged["metrics"]["counters"], indent=2))
+    return _summary(merged)
+
+
+def _write(report: dict[str, Any], json_path: Path | None, html_path: Path | None) -> None:
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    if html_path is not None:
+        html_path.write_text(to_html(report), encoding="utf-8")
+
+
+def _summary(report: dict[str, Any]) -> int:
+    metrics = report["metrics"]
+    counters: dict[str, int] = metrics["counters"]
+    errors = {k: v for k, v in counters.items() if k.startswith("errors.")}
+    if counters.get("reconnects"):
+        errors["connections dropped by the central system (reconnects)"] = counters["reconnects"]
+    unanswered = counters.get("unanswered", 0)
+    calls = sum(v["count"] for k, v in metrics["latency_s"].items() if k != "connect+boot")
+    print(f"  calls answered: {calls}, unanswered: {unanswered}")
+    for name in ("connect+boot", "Heartbeat", "BootNotification", "StatusNotification"):
+        if name in metrics["latency_s"]:
+            lat = metrics["latency_s"][name]
+            print(
+                f"  {name:<20} n={lat['count']:<7} p50 {lat['p50'] * 1000:.1f} ms  "
+                f"p99 {lat['p99'] * 1000:.1f} ms  max {lat['max'] * 1000:.1f} ms"
+            )
+    for name, value in sorted(errors.items()):
+        print(f"  {name}: {value}")
+    ok = not errors and unanswered == 0
+    print(("✓ PASSED" if ok else "✗ ERRORS") + f" ({len(errors)} error kind(s))")
+    return 0 if ok else 1

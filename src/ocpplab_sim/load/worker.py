@@ -1,0 +1,231 @@
+"""One load worker: a slice of the fleet on one event loop, driven by a load shape.
+
+The worker reuses the same :class:`~ocpplab_sim.fleet.SimulatedChargePoint` as functional runs.
+Every CALL is timed from the frame that carried it to the frame that answered it, into HDR
+histograms per action. Once per ``report_every_s`` it publishes a snapshot (connected chargers,
+messages in the interval, an encoded histogram of the interval's latencies) so a parent process
+can draw the run over time; at the end it returns its whole metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ocpplab_sim.errors import OcpplabError
+from ocpplab_sim.fleet import ChargePointConfig, FrameRecord, SimulatedChargePoint
+from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
+from ocpplab_sim.load.shapes import LoadShape
+from ocpplab_sim.load.shard import synthetic_identity
+
+__all__ = ["WorkerPlan", "run_worker"]
+
+VersionMix = Literal["1.6", "2.0.1", "mixed"]
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """What one worker does. ``first``/``last`` are global charger numbers (``last`` exclusive);
+    ``total`` is the whole fleet's size, so the worker takes its share of the shape's targets."""
+
+    csms_url: str
+    first: int
+    last: int
+    total: int
+    shape: LoadShape
+    ocpp_version: VersionMix = "1.6"
+    connectors: int = 1
+    id_prefix: str = "LOAD-"
+    session_s: float = 30.0
+    seed: int = 0
+    meter_interval_s: float = 60.0
+    tick_s: float = 0.1
+    report_every_s: float = 1.0
+    stop_timeout_s: float = 20.0
+    worker: int = 0
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first
+
+    def config(self, number: int) -> ChargePointConfig:
+        version: Literal["1.6", "2.0.1"]
+        if self.ocpp_version == "mixed":
+            version = "1.6" if number % 2 == 0 else "2.0.1"
+        else:
+            version = self.ocpp_version
+        return ChargePointConfig(
+            identity=synthetic_identity(self.id_prefix, number),
+            ocpp_version=version,
+            evse_count=self.connectors,
+            csms_url=self.csms_url,
+            meter_interval_s=self.meter_interval_s,
+            seed=self.seed * 1_000_003 + number,
+        )
+
+
+@dataclass
+class _State:
+    metrics: LoadMetrics = field(default_factory=LoadMetrics)
+    interval: LatencyHistogram = field(default_factory=LatencyHistogram)
+    interval_messages: int = 0
+    pending: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+
+
+class _Worker:
+    def __init__(self, plan: WorkerPlan, publish: Callable[[dict[str, Any]], None]) -> None:
+        self.plan = plan
+        self.publish = publish
+        self.state = _State()
+        self.rng = random.Random(plan.seed * 7919 + plan.worker)
+        self.idle: list[int] = list(range(plan.first, plan.last))
+        self.connected: dict[int, SimulatedChargePoint] = {}
+        self.connecting = 0
+        self.charging: set[int] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    # every frame of every charger passes here: keep it cheap
+    def on_frame(self, record: FrameRecord) -> None:
+        message = record.message
+        state = self.state
+        kind = message[0]
+        if record.direction == "out":
+            state.interval_messages += 1
+            if kind == 2:
+                state.pending[(record.identity, message[1])] = (message[2], record.at)
+            return
+        state.interval_messages += 1
+        if kind == 2:
+            state.metrics.count("calls_from_csms")
+            return
+        entry = state.pending.pop((record.identity, message[1]), None)
+        if entry is None:
+            return
+        action, sent = entry
+        latency = record.at - sent
+        state.metrics.record(action, latency)
+        state.interval.record(latency)
+        if kind == 4:
+            state.metrics.count(f"errors.callerror.{action}")
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def connect(self, number: int) -> None:
+        point = SimulatedChargePoint(self.plan.config(number), on_frame=self.on_frame)
+        started = time.monotonic()
+        try:
+            await point.start()
+        except OcpplabError as exc:
+            self.state.metrics.count(f"errors.connect.{type(exc).__name__}")
+            await point.stop()
+            self.idle.append(number)
+            return
+        finally:
+            self.connecting -= 1
+        self.state.metrics.record("connect+boot", time.monotonic() - started)
+        self.state.metrics.count("connected")
+        self.connected[number] = point
+
+    async def disconnect(self, number: int) -> None:
+        point = self.connected.pop(number)
+        await point.stop()
+        self.state.metrics.count("reconnects", point.reconnects)
+        self.state.metrics.count("disconnected")
+        self.idle.append(number)
+
+    async def session(self, number: int) -> None:
+        point = self.connected.get(number)
+        if point is None:
+            return
+        self.charging.add(number)
+        metrics = self.state.metrics
+        try:
+            await point.start_charging(1, f"LD{number % 10**8:08d}")
+            metrics.count("sessions.started")
+            await asyncio.sleep(self.plan.session_s)
+            await point.stop_charging(1)
+            await point.unplug(1)
+            metrics.count("sessions.completed")
+        except OcpplabError as exc:
+            metrics.count(f"errors.session.{type(exc).__name__}")
+        finally:
+            self.charging.discard(number)
+
+    def snapshot(self, elapsed: float, *, final: bool = False) -> dict[str, Any]:
+        state = self.state
+        data = {
+            "worker": self.plan.worker,
+            "t": round(elapsed, 3),
+            "connected": len(self.connected),
+            "reconnecting": sum(1 for p in self.connected.values() if not p.connected),
+            "charging": len(self.charging),
+            "messages": state.interval_messages,
+            "latency": state.interval.encode(),
+            "final": final,
+        }
+        state.interval = LatencyHistogram()
+        state.interval_messages = 0
+        return data
+
+    async def run(self) -> dict[str, Any]:
+        plan = self.plan
+        share = plan.size / plan.total if plan.total else 0.0
+        start = time.monotonic()
+        connect_tokens = session_tokens = 0.0
+        next_report = plan.report_every_s
+        last = 0.0
+        while True:
+            elapsed = time.monotonic() - start
+            target = plan.shape.tick(elapsed)
+            if target is None:
+                break
+            dt = elapsed - last
+            last = elapsed
+            wanted = min(plan.size, round(target.chargers * share))
+            connect_tokens = min(connect_tokens + target.connect_rate * share * dt, max(wanted, 1))
+            while (
+                self.idle and len(self.connected) + self.connecting < wanted and connect_tokens >= 1
+            ):
+                connect_tokens -= 1
+                self.connecting += 1
+                self.spawn(self.connect(self.idle.pop(0)))
+            surplus = len(self.connected) - wanted
+            if surplus > 0:
+                for number in [n for n in self.connected if n not in self.charging][:surplus]:
+                    self.spawn(self.disconnect(number))
+            session_tokens += target.session_rate * share * dt
+            free = [n for n in self.connected if n not in self.charging]
+            while session_tokens >= 1 and free:
+                session_tokens -= 1
+                self.spawn(self.session(free.pop(self.rng.randrange(len(free)))))
+            if elapsed >= next_report:
+                next_report += plan.report_every_s
+                self.publish(self.snapshot(elapsed))
+            await asyncio.sleep(plan.tick_s)
+        await self.wind_down()
+        self.state.metrics.count("unanswered", len(self.state.pending))
+        self.publish(self.snapshot(time.monotonic() - start, final=True))
+        return self.state.metrics.to_dict()
+
+    async def wind_down(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.plan.stop_timeout_s):
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+                await asyncio.gather(*(p.stop() for p in self.connected.values()))
+        self.state.metrics.count("reconnects", sum(p.reconnects for p in self.connected.values()))
+        self.connected.clear()
+
+
+async def run_worker(plan: WorkerPlan, publish: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Run ``plan`` until its shape ends; return the worker's metrics (``LoadMetrics.to_dict``)."""
+    return await _Worker(plan, publish).run()
