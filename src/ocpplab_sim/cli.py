@@ -100,6 +100,16 @@ def _parser() -> argparse.ArgumentParser:
         help="bearer token the Gateway API accepts (env OCPPLAB_TOKEN)",
     )
     serve.add_argument("--heartbeat-interval", type=int, default=300, metavar="SECONDS")
+    serve.add_argument(
+        "--heartbeat-timeout-factor",
+        type=float,
+        metavar="N",
+        help="a charger silent for N x the heartbeat interval (+ grace) goes offline (default 2)",
+    )
+    serve.add_argument("--heartbeat-grace", type=float, metavar="SECONDS", help="default 30")
+    serve.add_argument("--public-base-url", help="base URL written into absolute links")
+    serve.add_argument("--ssl-certfile", help="serve TLS (https, wss) with this certificate")
+    serve.add_argument("--ssl-keyfile", help="the certificate's private key")
     add_chargers_parser(commands)
     add_load_parser(commands)
     add_report_parser(commands)
@@ -246,6 +256,11 @@ def _serve(args: argparse.Namespace) -> int:
         db_url=args.db,
         token=args.token,
         heartbeat_interval=args.heartbeat_interval,
+        heartbeat_timeout_factor=args.heartbeat_timeout_factor,
+        heartbeat_grace=args.heartbeat_grace,
+        public_base_url=args.public_base_url,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
     )
     return 0
 

@@ -30,10 +30,43 @@ async def embedded_gateway(token: str, *, host: str = "127.0.0.1") -> AsyncItera
 
 
 def serve_gateway(
-    *, host: str, port: int, db_url: str, token: str, heartbeat_interval: int = 300
+    *,
+    host: str,
+    port: int,
+    db_url: str,
+    token: str,
+    heartbeat_interval: int = 300,
+    heartbeat_timeout_factor: float | None = None,
+    heartbeat_grace: float | None = None,
+    public_base_url: str | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
 ) -> None:
-    """Serve the reference gateway in the foreground until SIGINT or SIGTERM."""
+    """Serve the reference gateway in the foreground until SIGINT or SIGTERM.
+
+    Raises InputError for settings the gateway refuses (e.g. a bad database URL).
+    """
+    from pydantic import ValidationError
+
+    from ocpplab_sim.errors import InputError
     from ocpplab_sim.gateway import GatewaySettings, serve
 
-    settings = GatewaySettings(token=token, db_url=db_url, heartbeat_interval=heartbeat_interval)
-    serve(settings, host, port)
+    options: dict[str, object] = {
+        "token": token,
+        "db_url": db_url,
+        "heartbeat_interval": heartbeat_interval,
+        "public_base_url": public_base_url,
+    }
+    if heartbeat_timeout_factor is not None:
+        options["heartbeat_timeout_factor"] = heartbeat_timeout_factor
+    if heartbeat_grace is not None:
+        options["heartbeat_grace"] = heartbeat_grace
+    try:
+        settings = GatewaySettings.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise InputError(f"gateway setting {field}: {first['msg']}") from exc
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise InputError("--ssl-certfile and --ssl-keyfile go together")
+    serve(settings, host, port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
