@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
         "launcher",
     },
     "chargers": {"fleet", "errors"},
-    "launcher": {"gateway"},
+    "launcher": {"gateway", "errors"},
     "cli": {"runner", "launcher", "reports", "scenario", "load", "chargers", "errors"},
     "gateway": set(),
     "load": {"fleet", "errors"},
