@@ -139,6 +139,10 @@ class Csms16(_Common, Cp16):
     def on_data(self, vendor_id: str, **_: Any) -> Any:
         return r16.DataTransfer(status="Accepted", data=vendor_id)
 
+    @on("SecurityEventNotification")
+    def on_security_event(self, **_: Any) -> Any:
+        return r16.SecurityEventNotification()
+
 
 class Csms201(_Common, Cp201):
     @on("BootNotification")
@@ -190,6 +194,10 @@ class Csms201(_Common, Cp201):
     def on_data(self, vendor_id: str, **_: Any) -> Any:
         return r201.DataTransfer(status="Accepted", data=vendor_id)
 
+    @on("SecurityEventNotification")
+    def on_security_event(self, **_: Any) -> Any:
+        return r201.SecurityEventNotification()
+
     @on("TransactionEvent")
     def on_transaction_event(self, event_type: str, **kwargs: Any) -> Any:
         token = kwargs.get("id_token")
@@ -226,6 +234,7 @@ class TestCsms:
         self.connections: dict[str, ServerConnection] = {}
         self.connects: list[str] = []
         self.client_certs: list[dict[str, Any]] = []
+        self.refused: list[str] = []  # identities whose credentials were refused (HTTP 401)
         self.tx_ids = itertools.count(1001) if tx_ids is None else tx_ids
         self._server: Server | None = None
 
@@ -264,6 +273,7 @@ class TestCsms:
             identity = request.path.rsplit("/", 1)[-1]
             wanted = base64.b64encode(f"{identity}:{self.behaviour.password}".encode()).decode()
             if request.headers.get("Authorization") != f"Basic {wanted}":
+                self.refused.append(identity)
                 return connection.respond(HTTPStatus.UNAUTHORIZED, "bad credentials\n")
         ssl_object = connection.transport.get_extra_info("ssl_object")
         if ssl_object is not None and ssl_object.getpeercert():

@@ -221,6 +221,11 @@ async def test_firmware_update_and_diagnostics_report_their_status_sequences(
     assert statuses() == ["Downloading", "Downloaded", "Installing", "Installed"]
     boots = csms.calls("BootNotification")
     assert len(boots) == 2 and boots[1]["firmwareVersion"] == "sim-2.0.bin"
+    await csms.wait_for(lambda: len(csms.calls("SecurityEventNotification")) == 2)
+    assert [e["type"] for e in csms.calls("SecurityEventNotification")] == [
+        "ResetOrReboot",
+        "FirmwareUpdated",
+    ]
     server = csms.points["CP-FW"]  # the reboot opened a new connection
     answer = await server.call(c16.GetDiagnostics(location="ftp://logs.example/"))
     assert answer.file_name.startswith("diagnostics-")

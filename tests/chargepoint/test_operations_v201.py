@@ -191,6 +191,11 @@ async def test_local_list_firmware_and_log(
         "Installed",
     ]
     assert {c["requestId"] for c in csms.calls("FirmwareStatusNotification")} == {5}
+    await csms.wait_for(lambda: len(csms.calls("SecurityEventNotification")) == 2)
+    assert [(e["type"], e["techInfo"]) for e in csms.calls("SecurityEventNotification")] == [
+        ("ResetOrReboot", "Reboot to install firmware cs-3.1.bin"),
+        ("FirmwareUpdated", "Firmware cs-3.1.bin installed"),
+    ]
     boot = csms.calls("BootNotification")[-1]
     assert boot["reason"] == "FirmwareUpdate"
     assert boot["chargingStation"]["firmwareVersion"] == "cs-3.1.bin"

@@ -187,3 +187,29 @@ def run_session(seed: int) -> list[float]:
 def test_seeded_runs_are_reproducible() -> None:
     assert run_session(42) == run_session(42)
     assert run_session(42) != run_session(43)
+
+
+def test_evse_reset_ends_its_transaction_and_leaves_the_others_alone() -> None:
+    station = Station(2, id_factory=ids())
+    station.boot(T0)
+    for n in (1, 2):
+        station.plug_in(n, T0)
+        station.start_transaction(n, f"TAG{n}", T0)
+    out = station.reset_evse(1, StopReason.IMMEDIATE_RESET, T0 + 60)
+    stopped = [i for i in out if isinstance(i, TransactionStopped)]
+    assert [(s.evse, s.reason, s.plugged) for s in stopped] == [
+        (1, StopReason.IMMEDIATE_RESET, True)
+    ]
+    assert statuses(out) == [Status.UNAVAILABLE]
+    assert not station.can_start(1, "TAG1") and station.free_evse() is None
+    with pytest.raises(StationError, match="cannot start"):
+        station.start_transaction(1, "TAG1", T0 + 61)
+    assert station.energy_wh(1, T0 + 120) == station.energy_wh(1, T0 + 60)  # no power
+    assert statuses(station.complete_evse_reset(1, T0 + 62)) == [Status.FINISHING]
+    assert station.transaction(2) is not None and station.status(2) == Status.CHARGING
+    station.unplug(1, T0 + 63)
+    assert station.can_start(1) and station.free_evse() == 1  # back in service; EVSE 2 busy
+    idle = Station(1)
+    idle.boot(T0)
+    assert statuses(idle.reset_evse(1, StopReason.IMMEDIATE_RESET, T0)) == [Status.UNAVAILABLE]
+    assert statuses(idle.complete_evse_reset(1, T0)) == [Status.AVAILABLE]

@@ -5,8 +5,8 @@ and deliver the intents it returns, returning once the central system answered e
 caused. Transaction-related intents go through an offline queue (durable with a state
 directory) and are sent strictly in order; while disconnected they stay queued (the method
 returns right away) and are delivered after the reconnect, followed by a StatusNotification for
-every EVSE. Timers (heartbeat, reservation expiry) are event-loop timer handles, not tasks, so
-an idle charge point costs no coroutine.
+every EVSE. The parts behind the public API live in :mod:`.delivery`, :mod:`.lifecycle`,
+:mod:`.operations` and :mod:`.security` (see :mod:`.base`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,34 +25,28 @@ from ocpplab_sim.connection import (
     BasicAuth,
     FileOfflineQueue,
     MemoryOfflineQueue,
-    OcppConnection,
     OfflineQueue,
     ReconnectPolicy,
-    Reply,
 )
-from ocpplab_sim.errors import ChargePointError, ConnectivityError, CsmsUnreachable, OcppCallError
+from ocpplab_sim.errors import ChargePointError
+from ocpplab_sim.fleet.base import Payload
 from ocpplab_sim.fleet.config import ChargePointConfig, FrameRecord
+from ocpplab_sim.fleet.delivery import Delivery
+from ocpplab_sim.fleet.lifecycle import Lifecycle
 from ocpplab_sim.fleet.operations import Operations
+from ocpplab_sim.fleet.security import RefusalWatchingConnection, SecurityEvents
 from ocpplab_sim.protocol import Adapter, OutgoingCall, Settings, V16Adapter, V201Adapter
 from ocpplab_sim.protocol.settings import by_key16, by_variable
 from ocpplab_sim.station import (
     Ev,
-    Intent,
     Station,
     StopReason,
     TransactionIntent,
-    TransactionStarted,
-    TransactionStopped,
     decode_intent,
     encode_intent,
 )
 
 __all__ = ["SimulatedChargePoint", "ssl_context_for"]
-
-log = logging.getLogger(__name__)
-
-Payload = dict[str, Any]
-_DEFAULT_RETRY_S = 10.0
 
 
 def ssl_context_for(config: ChargePointConfig) -> ssl.SSLContext | None:
@@ -68,7 +61,7 @@ def ssl_context_for(config: ChargePointConfig) -> ssl.SSLContext | None:
     return context
 
 
-class SimulatedChargePoint(Operations):
+class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
     """One simulated OCPP 1.6J or 2.0.1 charge point.
 
     ``clock`` (epoch seconds) stamps messages and drives the meter; ``reconnect`` sets the
@@ -108,7 +101,7 @@ class SimulatedChargePoint(Operations):
         if auth is None and config.password is not None:
             auth = BasicAuth(config.identity, config.password)
         mode = config.validation_mode
-        self._conn = OcppConnection(
+        self._conn = RefusalWatchingConnection(
             config.url,
             self._adapter.subprotocol,
             self._handle,
@@ -120,6 +113,7 @@ class SimulatedChargePoint(Operations):
             auth=auth,
             ssl_context=ssl_context or ssl_context_for(config),
         )
+        self._conn.on_refused = self._credentials_refused
         self._state_file: Path | None = None
         if queue is None and config.state_dir is not None:
             base = Path(config.state_dir)
@@ -141,6 +135,8 @@ class SimulatedChargePoint(Operations):
         self._tasks: set[asyncio.Task[None]] = set()
         self._meters: dict[int, asyncio.Task[None]] = {}
         self._reset_when_idle = False
+        self._evse_resets: set[int] = set()
+        self._security_pending: list[tuple[str, float, str | None]] = []
         self._needs_boot = False
         self._state: Literal["new", "started", "stopped"] = "new"
 
@@ -338,10 +334,11 @@ class SimulatedChargePoint(Operations):
 
     async def reboot(self, reason: str = "PowerUp") -> None:
         """Power-cycle: running transactions end (PowerLoss), the connection closes and opens
-        again, and the charge point boots (2.0.1 boot reason ``reason``)."""
+        again, the charge point boots (2.0.1 boot reason ``reason``) and reports the security
+        event ResetOrReboot (2.0.1 A04)."""
         self._require_started()
         await self._stop_all(StopReason.POWER_LOSS)
-        await self._reboot(reason)
+        await self._restart(reason, f"Power cycle (boot reason {reason})")
 
     def status(self, evse: int) -> str:
         """The version-neutral status (1.6 ChargePointStatus vocabulary)."""
@@ -350,228 +347,3 @@ class SimulatedChargePoint(Operations):
     def energy_wh(self, evse: int) -> float:
         """The EVSE's Energy.Active.Import.Register in Wh, integrated up to now."""
         return self._station.energy_wh(evse, self._clock())
-
-    # -- delivery --------------------------------------------------------------------------
-
-    def _require_started(self) -> None:
-        if self._state != "started":
-            raise ChargePointError(f"{self.identity}: charge point is {self._state}, not started")
-
-    async def _call(self, call: OutgoingCall) -> Payload:
-        response = await self._conn.call(
-            call.action, call.payload, timeout_s=self.config.call_timeout_s
-        )
-        commands = self._adapter.on_result(call, response)
-        if commands:
-            await self._run_commands(commands)
-        return response
-
-    async def _deliver(self, intents: Iterable[Intent]) -> None:
-        for intent in intents:
-            if not isinstance(intent, TransactionIntent):
-                for call in self._adapter.translate(intent):
-                    if not self._conn.connected:
-                        break  # statuses are re-sent after the reconnect
-                    with contextlib.suppress(CsmsUnreachable):
-                        await self._call(call)
-                continue
-            if isinstance(intent, TransactionStarted):
-                self._start_meter(intent.evse, intent.transaction_id)
-            await self._submit(intent)
-            if isinstance(intent, TransactionStopped) and self._reset_when_idle:
-                await self._reset_if_idle()
-        self._schedule_update()
-
-    async def _submit(self, intent: TransactionIntent) -> None:
-        self._queue.append(intent)
-        if self._drain_owner is asyncio.current_task():
-            return  # we are inside the drain loop, which will send it next
-        await self._drain()
-
-    async def _drain(self) -> None:
-        """Send queued transaction messages in order; stop early when disconnected.
-
-        The head is translated once and kept, so a retry after a reconnect re-sends the same
-        payload (same 2.0.1 seqNo). A CALLERROR is an answer: the message leaves the queue and
-        the first such error is raised after the rest was sent.
-        """
-        errors: list[OcppCallError] = []
-        async with self._drain_lock:
-            self._drain_owner = asyncio.current_task()
-            try:
-                while len(self._queue) and self._conn.connected:
-                    intent = self._queue.peek()
-                    if self._head is None or self._head[0] is not intent:
-                        self._head = (intent, self._adapter.translate(intent))
-                    calls = self._head[1]
-                    while calls:
-                        try:
-                            await self._call(calls[0])
-                        except CsmsUnreachable:
-                            return
-                        except OcppCallError as exc:
-                            errors.append(exc)
-                        calls.pop(0)
-                    self._queue.pop()
-                    self._head = None
-                    self._save_state()
-            finally:
-                self._drain_owner = None
-        if errors:
-            raise errors[0]
-
-    def _save_state(self) -> None:
-        """Persist the adapter state that queued messages depend on (after each delivery, so
-        a restart re-translates the head exactly as before)."""
-        if self._state_file is not None:
-            self._state_file.write_text(json.dumps(self._adapter.snapshot()), encoding="utf-8")
-
-    # -- boot, timers, loops ---------------------------------------------------------------
-
-    async def _boot(self, reason: str) -> None:
-        self._needs_boot = True
-        while True:
-            response = await self._call(
-                self._adapter.boot_notification(
-                    self.config.vendor, self.config.model, reason=reason
-                )
-            )
-            result = self._adapter.boot_result(response)
-            if result.status == "Accepted":
-                if result.interval_s > 0:
-                    self._settings.heartbeat_interval_s = result.interval_s
-                break
-            # 1.6 §4.2 / 2.0.1 B02-B03: wait the given interval, then boot again.
-            await asyncio.sleep(result.interval_s if result.interval_s > 0 else _DEFAULT_RETRY_S)
-        self._needs_boot = False
-        self._adapter.forget_sent_statuses()
-        await self._deliver(self._station.boot(self._clock()))
-        self._schedule_heartbeat()
-
-    async def _reboot(self, reason: str) -> None:
-        """Close the socket, connect again and boot; when the central system is away the
-        reconnect loop boots once it is back."""
-        self._needs_boot = True
-        try:
-            await self._conn.restart()
-        except CsmsUnreachable as exc:
-            log.info("%s: offline after reboot: %s", self.identity, exc)
-            return
-        await self._boot(reason)
-        await self._drain()
-
-    def _schedule_heartbeat(self) -> None:
-        """(Re)arm the heartbeat timer: 1.6 §4.6 HeartbeatInterval, 2.0.1 G02."""
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            self._heartbeat = None
-        if self._state != "started":
-            return
-        loop = asyncio.get_running_loop()
-        self._heartbeat = loop.call_later(
-            self._settings.heartbeat_interval_s, self._spawn, self._heartbeat_once
-        )
-
-    async def _heartbeat_once(self) -> None:
-        try:
-            if self._conn.connected and not self._needs_boot:
-                await self._call(self._adapter.heartbeat())
-        except (ChargePointError, ConnectivityError) as exc:
-            log.info("%s: heartbeat failed: %s", self.identity, exc)
-        finally:
-            self._schedule_heartbeat()
-
-    def _spawn(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run ``factory()`` as a task (from a timer callback); tasks die with :meth:`stop`."""
-        if self._state != "started":
-            return
-        task = asyncio.get_running_loop().create_task(factory())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _schedule_update(self) -> None:
-        """Arm a timer for the next reservation expiry (the meter loop covers the rest)."""
-        if self._update_timer is not None:
-            self._update_timer.cancel()
-            self._update_timer = None
-        if self._state != "started":
-            return
-        expiries = [
-            r.expires_at
-            for n in self._station.evse_numbers
-            if (r := self._station.reservation(n)) is not None
-        ]
-        if expiries:
-            delay = max(0.0, min(expiries) - self._clock())
-            self._update_timer = asyncio.get_running_loop().call_later(
-                delay, self._spawn, self._update_now
-            )
-
-    async def _update_now(self) -> None:
-        self._update_timer = None
-        try:
-            await self._deliver(self._station.update(self._clock()))
-        except (ChargePointError, ConnectivityError) as exc:
-            log.info("%s: update failed: %s", self.identity, exc)
-
-    def _start_meter(self, evse: int, transaction_id: str) -> None:
-        if self._state != "started":
-            return
-        self._meters[evse] = asyncio.create_task(
-            self._meter_loop(evse, transaction_id), name=f"meter {self.identity}/{evse}"
-        )
-
-    async def _meter_loop(self, evse: int, transaction_id: str) -> None:
-        """Periodic samples while this transaction runs (1.6 §4.7 MeterValueSampleInterval,
-        2.0.1 J02 TxUpdatedInterval), after the time-driven changes (profile steps, full
-        battery). The loop ends by itself when the transaction ends, so it is never cancelled
-        in the middle of a delivery."""
-        while True:
-            await asyncio.sleep(self._settings.meter_interval_s)
-            tx = self._station.transaction(evse)
-            if tx is None or tx.id != transaction_id:
-                return
-            try:
-                now = self._clock()
-                await self._deliver(self._station.update(now))
-                sample = self._station.sample(evse, now)
-                if sample is None:
-                    return
-                await self._submit(sample)
-            except (ChargePointError, ConnectivityError) as exc:
-                log.info("%s: meter values failed: %s", self.identity, exc)
-
-    async def _on_reconnected(self) -> None:
-        """After a reconnect: boot if a reboot is pending, else deliver the offline backlog,
-        then every current status."""
-        try:
-            if self._needs_boot:
-                await self._boot("PowerUp")
-            await self._drain()
-            self._adapter.forget_sent_statuses()
-            await self._deliver(self._station.current_statuses(self._clock()))
-        except (ChargePointError, ConnectivityError) as exc:
-            log.warning("%s: resync after reconnect failed: %s", self.identity, exc)
-
-    # -- central system → charge point ----------------------------------------------------
-
-    async def _handle(self, action: str, payload: Payload) -> Reply:
-        result = self._adapter.handle(action, payload, self._clock())
-        commands, intents = result.commands, result.intents
-        if not commands and not intents:
-            return Reply(result.payload)
-
-        async def then() -> None:
-            await self._deliver(intents)
-            await self._run_commands(commands)
-
-        return Reply(result.payload, then)
-
-    def _record(self, direction: Literal["out", "in"], message: list[Any]) -> None:
-        if self._on_frame is None:
-            return
-        try:
-            self._on_frame(FrameRecord(time.time(), direction, self.identity, message))
-        except Exception:
-            # An observer must not be able to break the receive loop.
-            log.exception("%s: on_frame callback failed", self.identity)

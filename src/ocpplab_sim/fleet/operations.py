@@ -1,76 +1,40 @@
 """What a simulated charge point does after answering a central-system CALL: remote start and
-stop, reset and reboot, availability, trigger message, firmware update, diagnostics/log upload
-and reports. Mixed into :class:`~ocpplab_sim.fleet.chargepoint.SimulatedChargePoint`."""
+stop, reset (of the station or of one EVSE) and reboot, availability, trigger message, firmware
+update, diagnostics/log upload and reports. Mixed into
+:class:`~ocpplab_sim.fleet.chargepoint.SimulatedChargePoint`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import posixpath
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
-from ocpplab_sim.connection import OcppConnection
 from ocpplab_sim.errors import ChargePointError, ConnectivityError
-from ocpplab_sim.fleet.config import ChargePointConfig
+from ocpplab_sim.fleet.base import ChargePointBase
 from ocpplab_sim.protocol import (
-    Adapter,
     AvailabilityChange,
     Command,
     Deauthorize,
     FirmwareUpdate,
     LogUpload,
-    OutgoingCall,
     RemoteStart,
     RemoteStop,
     ReportRequested,
     ResetRequested,
-    Settings,
     SettingsChanged,
     TriggerRequested,
     V201Adapter,
 )
-from ocpplab_sim.station import Intent, MeterSample, Station, StopReason, TransactionIntent
+from ocpplab_sim.station import MeterSample, StopReason
 
 __all__ = ["Operations"]
 
 log = logging.getLogger(__name__)
 
-Payload = dict[str, Any]
 
-
-class Operations:
-    """Command execution; relies on the delivery methods of the charge point."""
-
-    config: ChargePointConfig
-    identity: str
-    _station: Station
-    _settings: Settings
-    _adapter: Adapter
-    _conn: OcppConnection
-    _clock: Callable[[], float]
-    _reset_when_idle: bool
-
-    async def _call(self, call: OutgoingCall) -> Payload:
-        raise NotImplementedError
-
-    async def _deliver(self, intents: Iterable[Intent]) -> None:
-        raise NotImplementedError
-
-    async def _submit(self, intent: TransactionIntent) -> None:
-        raise NotImplementedError
-
-    async def _boot(self, reason: str) -> None:
-        raise NotImplementedError
-
-    async def _reboot(self, reason: str) -> None:
-        raise NotImplementedError
-
-    def _schedule_heartbeat(self) -> None:
-        raise NotImplementedError
-
-    async def authorize(self, evse: int, id_token: str) -> str:
-        raise NotImplementedError
+class Operations(ChargePointBase):
+    """Command execution; relies on the delivery and lifecycle parts of the charge point."""
 
     async def _run_commands(self, commands: Iterable[Command]) -> None:
         for command in commands:
@@ -132,7 +96,14 @@ class Operations:
 
     async def _reset(self, command: ResetRequested) -> None:
         """1.6 §5.14 / 2.0.1 B11-B12: end transactions (their messages are delivered or
-        queued), close the connection, connect again and boot (RemoteReset)."""
+        queued), close the connection, connect again and boot (RemoteReset), then report
+        ResetOrReboot (2.0.1 A04). With an EVSE (2.0.1 only) just that EVSE resets."""
+        if command.evse is not None:
+            if command.immediate or self._station.transaction(command.evse) is None:
+                await self._reset_evse(command.evse)
+            else:
+                self._evse_resets.add(command.evse)  # B12: after its transaction ends
+            return
         if not command.immediate:
             self._reset_when_idle = True
             await self._reset_if_idle()
@@ -142,7 +113,33 @@ class Operations:
         else:
             reason = StopReason.IMMEDIATE_RESET
         await self._stop_all(reason)
-        await self._reboot("RemoteReset")
+        await self._restart("RemoteReset", f"{reason.value} requested by the central system")
+
+    async def _restart(self, boot_reason: str, tech_info: str) -> None:
+        """Reboot the whole station and report ResetOrReboot once it is registered again."""
+        self._record_reset(tech_info)
+        await self._reboot(boot_reason)
+        await self._flush_security_events()
+
+    def _record_reset(self, tech_info: str) -> None:
+        self._security_pending.append(("ResetOrReboot", self._clock(), tech_info))
+
+    async def _reset_evse(self, evse: int) -> None:
+        """2.0.1 B11/B12 with ``evseId``: a running transaction on the EVSE ends
+        (ImmediateReset, triggerReason ResetCommand), the EVSE is Unavailable while it
+        restarts and then back; the connection and the other EVSEs are untouched."""
+        self._evse_resets.discard(evse)
+        now = self._clock()
+        await self._deliver(self._station.reset_evse(evse, StopReason.IMMEDIATE_RESET, now))
+        await self._deliver(self._station.complete_evse_reset(evse, self._clock()))
+        await self._security_event("ResetOrReboot", f"EVSE {evse} reset")
+
+    async def _transaction_ended(self, evse: int) -> None:
+        """Run a reset that waited for this transaction (OnIdle, 2.0.1 B12)."""
+        if evse in self._evse_resets:
+            await self._reset_evse(evse)
+        if self._reset_when_idle:
+            await self._reset_if_idle()
 
     async def _stop_all(self, reason: StopReason) -> None:
         for evse in self._station.evse_numbers:
@@ -153,7 +150,7 @@ class Operations:
         numbers = self._station.evse_numbers
         if self._reset_when_idle and all(self._station.transaction(n) is None for n in numbers):
             self._reset_when_idle = False
-            await self._reboot("RemoteReset")
+            await self._restart("RemoteReset", "OnIdle reset requested by the central system")
 
     async def _trigger(self, command: TriggerRequested) -> None:
         """1.6 §5.17 / 2.0.1 F06: send the requested message now."""
@@ -206,8 +203,10 @@ class Operations:
 
     async def _update_firmware(self, command: FirmwareUpdate) -> None:
         """1.6 §5.19 / 2.0.1 L01: Downloading, Downloaded, Installing, then a reboot with the
-        new version (2.0.1: InstallRebooting first, boot reason FirmwareUpdate), Installed.
-        Running transactions end first (1.6 Reboot reason; 2.0.1 L01.FR.06 would wait)."""
+        new version (2.0.1: InstallRebooting first, boot reason FirmwareUpdate), Installed,
+        and the security events ResetOrReboot and FirmwareUpdated (2.0.1 A04; 1.6 Security
+        Whitepaper §8). Running transactions end first (1.6 Reboot reason; 2.0.1 L01.FR.06
+        would wait)."""
         step = self.config.firmware_step_s
         await asyncio.sleep(max(0.0, command.retrieve_at - self._clock()))
         try:
@@ -219,8 +218,11 @@ class Operations:
             if self.config.ocpp_version == "2.0.1":
                 await self._call(self._adapter.firmware_status_notification("InstallRebooting"))
             await self._stop_all(StopReason.REBOOT)
+            self._record_reset(f"Reboot to install firmware {name[:50]}")
             await self._reboot("FirmwareUpdate")
             await self._call(self._adapter.firmware_status_notification("Installed"))
+            await self._flush_security_events()
+            await self._security_event("FirmwareUpdated", f"Firmware {name[:50]} installed")
         except (ChargePointError, ConnectivityError) as exc:
             log.warning("%s: firmware update interrupted: %s", self.identity, exc)
 

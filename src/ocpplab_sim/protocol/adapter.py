@@ -84,10 +84,12 @@ class RemoteStop:
 @dataclass(frozen=True, slots=True)
 class ResetRequested:
     """``immediate``: stop transactions now (1.6 Hard/Soft, 2.0.1 Immediate); otherwise wait
-    until no transaction runs (2.0.1 OnIdle, Part 2 B12)."""
+    until no transaction runs (2.0.1 OnIdle, Part 2 B12). ``evse``: reset only that EVSE
+    (2.0.1 ResetRequest ``evseId``), waiting for its own transaction only."""
 
     immediate: bool
     hard: bool = False
+    evse: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,23 @@ class Adapter(abc.ABC):
         if data is not None:
             payload["data"] = data
         return OutgoingCall("DataTransfer", payload)
+
+    def security_event_notification(
+        self, event: str, timestamp: float, tech_info: str | None = None
+    ) -> OutgoingCall:
+        """SecurityEventNotification (2.0.1 Part 2 A04; 1.6 Security Whitepaper §8, same
+        payload). ``event`` is a name of the 2.0.1 security events list; an adapter renames
+        it where its version's list differs."""
+        payload: Payload = {
+            "type": self._security_event_name(event)[:50],
+            "timestamp": iso(timestamp),
+        }
+        if tech_info:
+            payload["techInfo"] = tech_info[:255]
+        return OutgoingCall("SecurityEventNotification", payload)
+
+    def _security_event_name(self, event: str) -> str:
+        return event
 
     def measurands(self) -> tuple[str, ...]:
         """MeterValuesSampledData / TxUpdatedMeasurands as configured."""

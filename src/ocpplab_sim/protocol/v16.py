@@ -61,6 +61,13 @@ _ERROR_CODES = {
     "PowerMeterFailure", "PowerSwitchFailure", "ReaderFailure", "ResetFailure", "UnderVoltage",
     "OverVoltage", "WeakSignal",
 }  # fmt: skip
+# The 1.6 Security Whitepaper names the central system where the 2.0.1 list says CSMS.
+_SECURITY_EVENTS = {
+    "FailedToAuthenticateAtCsms": "FailedToAuthenticateAtCentralSystem",
+    "CsmsFailedToAuthenticate": "CentralSystemFailedToAuthenticate",
+    "InvalidCsmsCertificate": "InvalidCentralSystemCertificate",
+    "InvalidChargingStationCertificate": "InvalidChargePointCertificate",
+}
 _UNITS = {
     "Energy.Active.Import.Register": "Wh",
     "Power.Active.Import": "W",
@@ -119,6 +126,9 @@ class V16Adapter(V16Operations, Adapter):
     def authorize(self, id_token: str) -> OutgoingCall:
         """Authorize §4.1; idTag is CiString20."""
         return OutgoingCall("Authorize", {"idTag": id_token[:20]})
+
+    def _security_event_name(self, event: str) -> str:
+        return _SECURITY_EVENTS.get(event, event)
 
     def authorize_status(self, response: Payload) -> str:
         return str(response.get("idTagInfo", {}).get("status", "Invalid"))

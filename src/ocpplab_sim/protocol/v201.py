@@ -326,14 +326,17 @@ class V201Adapter(V201Operations, Adapter):
         return IncomingResult({"status": "Accepted"}, (RemoteStop(evse),))
 
     def on_Reset(self, payload: Payload) -> IncomingResult:
-        """B11/B12: Immediate stops transactions now; OnIdle waits for them (Scheduled).
-        Resetting a single EVSE is not modelled and is Rejected."""
-        if payload.get("evseId") is not None:
+        """B11/B12: Immediate stops transactions now; OnIdle waits for them (Scheduled). With
+        ``evseId`` only that EVSE resets, and OnIdle waits for its transaction only; an
+        unknown EVSE is Rejected."""
+        evse = payload.get("evseId")
+        if evse is not None and evse not in self.station.evse_numbers:
             return IncomingResult({"status": "Rejected"})
-        busy = any(self.station.transaction(n) is not None for n in self.station.evse_numbers)
+        targets = self.station.evse_numbers if evse is None else [evse]
+        busy = any(self.station.transaction(n) is not None for n in targets)
         if payload["type"] == "Immediate" or not busy:
-            return IncomingResult({"status": "Accepted"}, (ResetRequested(immediate=True),))
-        return IncomingResult({"status": "Scheduled"}, (ResetRequested(immediate=False),))
+            return IncomingResult({"status": "Accepted"}, (ResetRequested(True, evse=evse),))
+        return IncomingResult({"status": "Scheduled"}, (ResetRequested(False, evse=evse),))
 
     def on_ChangeAvailability(self, payload: Payload) -> IncomingResult:
         """G03/G04: without an EVSE (or EVSE 0) the whole station changes."""

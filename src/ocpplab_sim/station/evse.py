@@ -65,3 +65,4 @@ class Evse:
     faulted: bool = False
     error_code: str | None = None
     status: Status = Status.AVAILABLE
+    resetting: bool = False
