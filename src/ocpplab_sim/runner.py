@@ -17,11 +17,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ocpplab_sim.emsp import EmspReceiver
-from ocpplab_sim.errors import ConnectivityError, InputError, OcpplabError
+from ocpplab_sim.errors import ConnectivityError, GatewayApiError, InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet
 from ocpplab_sim.gateway_client import Cpo, GatewayClient, Party
 from ocpplab_sim.gateway_client import Topology as GatewayTopology
@@ -37,7 +37,15 @@ from ocpplab_sim.scenario.events import (
     RunStarted,
 )
 from ocpplab_sim.scenario.model import InlineTopology, Scenario
-from ocpplab_sim.scenario.ports import ChargerPort, EvseView, FrameLike, PushView
+from ocpplab_sim.scenario.ports import (
+    ChargerPort,
+    CommandAnswer,
+    EvseView,
+    FrameLike,
+    PushView,
+    ReportView,
+    TransactionView,
+)
 from ocpplab_sim.topology import Charger, Evse, Topology
 
 __all__ = [
@@ -170,6 +178,45 @@ class _Pushes:
         ]
 
 
+class _Gateway:
+    """Adapts the Gateway API to the engine's CommandPort and ReportSource for one CPO."""
+
+    def __init__(self, client: GatewayClient, cpo_id: str) -> None:
+        self._client = client
+        self._cpo_id = cpo_id
+
+    async def command(
+        self, identity: str, action: str, payload: Mapping[str, Any], timeout_s: float
+    ) -> CommandAnswer:
+        try:
+            result = await self._client.command(
+                self._cpo_id, identity, action, payload, timeout_s=timeout_s
+            )
+        except GatewayApiError as exc:
+            if exc.status_code != 422:
+                raise
+            return CommandAnswer("refused", error={"description": str(exc)})
+        return CommandAnswer(result.status, result.response, result.error)
+
+    async def report(self) -> ReportView:
+        report = await self._client.report(self._cpo_id)
+        return ReportView(
+            transactions=tuple(
+                TransactionView(
+                    charger=t.station_id,
+                    number=t.ocpp_number,
+                    transaction_id=None if t.transaction_id is None else str(t.transaction_id),
+                    meter_start_wh=t.meter_start_wh,
+                    meter_stop_wh=t.meter_stop_wh,
+                    energy_wh=t.energy_wh,
+                    stopped=t.stopped_at is not None,
+                )
+                for t in report.transactions
+            ),
+            messages=dict(report.messages),
+        )
+
+
 def csms_url_for(gateway_url: str) -> str:
     """The reference gateway's central system: ``ws(s)://host:port/ocpp``."""
     parts = urlsplit(gateway_url)
@@ -253,6 +300,8 @@ class _Run:
         self.emit = emit
         self.teardown = teardown
         self.cpo_id: str | None = None
+        self.gateway: _Gateway | None = None
+        self.passwords: dict[str, str] = {}
 
     async def _phase(self, name: str, detail: str, work: Awaitable[T]) -> T:
         """Await ``work`` between PhaseStarted and PhaseFinished events; return its result."""
@@ -292,6 +341,7 @@ class _Run:
                 meter_interval_s=scenario.settings.meter_interval,
                 seed=options.seed * 1_000_003 + index,
                 strict=options.strict,
+                password=self.passwords.get(charger.identity),
             )
             for index, charger in enumerate(topology.chargers)
         ]
@@ -305,6 +355,8 @@ class _Run:
             _OcpiViews(ocpi) if ocpi else None,
             self.emit,
             pushes=_Pushes(receiver) if receiver else None,
+            commands=self.gateway,
+            reports=self.gateway,
             seed=options.seed,
         )
         engine.check_selectors()
@@ -388,9 +440,14 @@ class _Run:
         assert spec is not None
         party = Party(country_code=spec.party.country_code, party_id=spec.party.party_id)
         cpo = await client.create_cpo(
-            spec.template, party, name_prefix=spec.name_prefix, mapping_profile=spec.mapping_profile
+            spec.template,
+            party,
+            name_prefix=spec.name_prefix,
+            mapping_profile=spec.mapping_profile,
+            ocpp_security_profile=spec.ocpp_security_profile,
         )
         self.cpo_id = cpo.cpo_id
+        self.gateway = _Gateway(client, cpo.cpo_id)
         self.teardown.push(
             f"delete CPO {cpo.cpo_id}",
             lambda: client.delete_cpo(cpo.cpo_id),
@@ -398,6 +455,11 @@ class _Run:
             f"{cpo.cpo_id} yourself",
         )
         await client.wait_ready(cpo.cpo_id, timeout_s=spec.ready_timeout)
+        if spec.ocpp_security_profile:
+            # Security profile 1: every charger authenticates with its own password.
+            for info in await client.chargers(cpo.cpo_id):
+                if info.password is not None:
+                    self.passwords[info.identity] = info.password
         return cpo, neutral_topology(await client.topology(cpo.cpo_id))
 
     def _frame_observer(self, engine: Engine) -> Callable[[FrameLike], None]:

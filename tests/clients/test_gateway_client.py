@@ -358,3 +358,85 @@ async def test_iter_locations_flags_an_empty_page_before_total() -> None:
     async with gw:
         with pytest.raises(GatewayApiError, match="empty after 1 of 3"):
             [loc async for loc in gw.iter_locations("101", limit=1)]
+
+
+async def test_command_posts_the_call_and_parses_the_result() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.raw_path == b"/ocpi/cpos/7/chargers/CP%2F1/commands"
+        assert json.loads(request.content) == {
+            "action": "Reset",
+            "payload": {"type": "Soft"},
+            "timeout_s": 5,
+        }
+        body = {
+            "command_id": 1,
+            "station_id": "CP/1",
+            "action": "Reset",
+            "payload": {"type": "Soft"},
+            "status": "answered",
+            "message_id": "m1",
+            "response": {"status": "Accepted"},
+            "response_valid": True,
+            "error": None,
+            "sent_at": "2025-01-01T00:00:00Z",
+            "answered_at": "2025-01-01T00:00:01Z",
+        }
+        return httpx.Response(200, json=body)
+
+    client, _ = client_for(handler)
+    async with client:
+        result = await client.command("7", "CP/1", "Reset", {"type": "Soft"}, timeout_s=5)
+    assert result.status == "answered"
+    assert result.response == {"status": "Accepted"}
+
+
+async def test_command_refused_by_the_gateway_is_a_422_gateway_api_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        detail = [{"loc": ["body", "action"], "msg": "not a 1.6 operation", "type": "value_error"}]
+        return httpx.Response(422, json={"detail": detail})
+
+    client, _ = client_for(handler)
+    async with client:
+        with pytest.raises(GatewayApiError) as caught:
+            await client.command("7", "CP1", "RequestStartTransaction", {})
+    assert caught.value.status_code == 422
+    assert "action: not a 1.6 operation" in str(caught.value)
+
+
+async def test_chargers_carry_the_security_profile_credentials() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/ocpi/cpos/7/chargers"
+        charger = {
+            "identity": "CP1",
+            "location_id": "7-L1",
+            "ocpp_version": "1.6",
+            "evse_uids": ["7-L1-01"],
+            "security_profile": 1,
+            "username": "CP1",
+            "password": "p" * 32,
+            "ocpp_path": "/ocpp/CP1",
+            "online": False,
+        }
+        return httpx.Response(200, json={"data": [charger]})
+
+    client, _ = client_for(handler)
+    async with client:
+        (charger,) = await client.chargers("7")
+    assert (charger.security_profile, charger.password) == (1, "p" * 32)
+
+
+async def test_create_cpo_sends_the_security_profile_when_given() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(202, json=cpo_payload())
+
+    client, _ = client_for(handler)
+    async with client:
+        await client.create_cpo("t", Party(country_code="FR", party_id="ABC"))
+        await client.create_cpo(
+            "t", Party(country_code="FR", party_id="ABC"), ocpp_security_profile=1
+        )
+    assert "ocpp_security_profile" not in sent[0]
+    assert sent[1]["ocpp_security_profile"] == 1

@@ -6,7 +6,9 @@ ProvisioningError).
 
 from ocpplab_sim.gateway_client.client import GatewayClient, describe_detail
 from ocpplab_sim.gateway_client.models import (
+    ChargerInfo,
     ChargerSummary,
+    CommandResult,
     Cpo,
     CpoPage,
     CpoReport,
@@ -33,7 +35,9 @@ from ocpplab_sim.gateway_client.topology import (
 )
 
 __all__ = [
+    "ChargerInfo",
     "ChargerSummary",
+    "CommandResult",
     "Cpo",
     "CpoPage",
     "CpoReport",

@@ -21,6 +21,9 @@ from pydantic import BaseModel, ValidationError
 from ocpplab_sim import __version__
 from ocpplab_sim.errors import GatewayApiError, GatewayUnreachable, ProvisioningError
 from ocpplab_sim.gateway_client.models import (
+    ChargerInfo,
+    ChargerList,
+    CommandResult,
     Cpo,
     CpoPage,
     CpoReport,
@@ -127,10 +130,14 @@ class GatewayClient:
         *,
         json: object = None,
         params: Mapping[str, str | int] | None = None,
+        timeout_s: float | None = None,
     ) -> httpx.Response:
         """Send one request; translate transport failures and HTTP errors."""
+        timeout = httpx.Timeout(timeout_s) if timeout_s is not None else httpx.USE_CLIENT_DEFAULT
         try:
-            response = await self._http.request(method, path, json=json, params=params)
+            response = await self._http.request(
+                method, path, json=json, params=params, timeout=timeout
+            )
         except httpx.TransportError as exc:
             url = f"{self.base_url}{path}"
             raise GatewayUnreachable(
@@ -169,6 +176,7 @@ class GatewayClient:
         name_prefix: str | None = None,
         idempotency_key: str | None = None,
         mapping_profile: str | None = None,
+        ocpp_security_profile: int | None = None,
     ) -> Cpo:
         """Create a CPO from a template (``POST /ocpi/cpos``).
 
@@ -185,6 +193,7 @@ class GatewayClient:
             ("name_prefix", name_prefix),
             ("idempotency_key", idempotency_key),
             ("mapping_profile", mapping_profile),
+            ("ocpp_security_profile", ocpp_security_profile),
         ):
             if value is not None:
                 body[key] = value
@@ -250,6 +259,39 @@ class GatewayClient:
         return self._parse(
             await self._request("GET", f"/ocpi/cpos/{_seg(cpo_id)}/report"), CpoReport
         )
+
+    # -- chargers and the command API ----------------------------------------------------------
+
+    async def chargers(self, cpo_id: str) -> list[ChargerInfo]:
+        """The CPO's chargers with their credentials (``GET /ocpi/cpos/{cpo_id}/chargers``)."""
+        response = await self._request("GET", f"/ocpi/cpos/{_seg(cpo_id)}/chargers")
+        return self._parse(response, ChargerList).data
+
+    async def charger(self, cpo_id: str, identity: str) -> ChargerInfo:
+        """One charger (``GET /ocpi/cpos/{cpo_id}/chargers/{identity}``); 404 → GatewayApiError."""
+        path = f"/ocpi/cpos/{_seg(cpo_id)}/chargers/{_seg(identity)}"
+        return self._parse(await self._request("GET", path), ChargerInfo)
+
+    async def command(
+        self,
+        cpo_id: str,
+        identity: str,
+        action: str,
+        payload: Mapping[str, Any],
+        *,
+        timeout_s: float = 30.0,
+    ) -> CommandResult:
+        """Make the central system send ``[2, id, action, payload]`` to a charger and wait for
+        the answer (``POST /ocpi/cpos/{cpo_id}/chargers/{identity}/commands``).
+
+        The outcome (answered, callerror, timeout, offline) is in the result; an action the
+        charger's OCPP version does not have, or a payload its schema rejects, raises
+        :class:`GatewayApiError` (422). The HTTP wait is extended past ``timeout_s``.
+        """
+        path = f"/ocpi/cpos/{_seg(cpo_id)}/chargers/{_seg(identity)}/commands"
+        body = {"action": action, "payload": dict(payload), "timeout_s": timeout_s}
+        response = await self._request("POST", path, json=body, timeout_s=timeout_s + 10)
+        return self._parse(response, CommandResult)
 
     # -- locations and topology ----------------------------------------------------------------
 

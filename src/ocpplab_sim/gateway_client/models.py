@@ -12,12 +12,14 @@ required.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ChargerInfo",
     "ChargerSummary",
+    "CommandResult",
     "Cpo",
     "CpoPage",
     "CpoReport",
@@ -242,3 +244,45 @@ class CpoReport(_GatewayModel):
     messages: dict[str, int]
     connections: list[ReportConnection]
     transactions: list[ReportTransaction]
+
+
+class ChargerInfo(_GatewayModel):
+    """One charger as ``GET /ocpi/cpos/{cpo_id}/chargers[/{identity}]`` answers it.
+
+    ``username``/``password`` are the HTTP Basic credentials under security profile 1 or 2
+    (``None`` under profile 0).
+    """
+
+    identity: str
+    location_id: str | None = None
+    ocpp_version: str
+    evse_uids: list[str] = Field(default_factory=list)
+    security_profile: int = 0
+    username: str | None = None
+    password: str | None = None
+    ocpp_path: str | None = None
+    online: bool = False
+
+
+class ChargerList(_GatewayModel):
+    data: list[ChargerInfo]
+
+
+class CommandResult(_GatewayModel):
+    """The outcome of one command sent through the command API.
+
+    ``status``: ``answered`` (the CALLRESULT payload in ``response``), ``callerror`` (``error`` =
+    ``{code, description, details}``), ``timeout`` or ``offline``.
+    """
+
+    command_id: str | int | None = None
+    station_id: str | None = None
+    action: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["answered", "callerror", "timeout", "offline"]
+    message_id: str | None = None
+    response: dict[str, Any] | None = None
+    response_valid: bool | None = None
+    error: dict[str, Any] | None = None
+    sent_at: datetime | None = None
+    answered_at: datetime | None = None

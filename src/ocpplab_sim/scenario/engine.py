@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ocpplab_sim.errors import ChargePointError, ConnectivityError, ScenarioError
+from ocpplab_sim.scenario.actions import CHARGER_ACTIONS, CSMS_OPERATIONS, ExpectCsms, ExpectReport
 from ocpplab_sim.scenario.events import (
     CheckFinished,
     CheckResult,
@@ -52,12 +53,15 @@ from ocpplab_sim.scenario.model import (
     Wait,
 )
 from ocpplab_sim.scenario.observe import FrameObserver
+from ocpplab_sim.scenario.operations import Operations
 from ocpplab_sim.scenario.ports import (
     ChargerPort,
+    CommandPort,
     EvseView,
     FrameLike,
     PushSource,
     PushView,
+    ReportSource,
     StatusSource,
 )
 from ocpplab_sim.scenario.selectors import SelectionError, select_chargers, select_evses
@@ -114,11 +118,14 @@ def step_label(index: int, step: Step) -> str:
     """How reports name a step: its ``name`` if given, else the action and its target."""
     if step.name:
         return step.name
-    if isinstance(step, Connect | Disconnect):
-        target = f" {step.chargers.describe()}"
-    elif isinstance(step, Wait):
+    chargers: Selector | None = getattr(step, "chargers", None)
+    evse: Selector | None = getattr(step, "evse", None)
+    action = getattr(step, "action", None)
+    if isinstance(step, Wait):
         target = f" {step.duration:g}s"
-    elif isinstance(step, ExpectOcpi | ExpectPush):
+    elif isinstance(step, ExpectOcpi):
+        target = f" {step.wanted} on {step.evse.describe()}"
+    elif isinstance(step, ExpectPush):
         target = f" {step.status.value} on {step.evse.describe()}"
     elif isinstance(step, Parallel):
         target = f" ({len(step.steps)} steps)"
@@ -128,7 +135,9 @@ def step_label(index: int, step: Step) -> str:
         selector = step.evse if step.evse is not None else step.charger
         target = f" {step.binding} in {selector.describe() if selector else '?'}"
     else:
-        target = f" {step.evse.describe()}"
+        selected = evse or chargers
+        target = f" {selected.describe()}" if selected is not None else ""
+        target = f" {action}{target and ' to' + target}" if isinstance(action, str) else target
     return f"{step.key}{target}"
 
 
@@ -144,6 +153,8 @@ class Engine:
         emit: EventSink,
         *,
         pushes: PushSource | None = None,
+        commands: CommandPort | None = None,
+        reports: ReportSource | None = None,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -160,6 +171,18 @@ class Engine:
         self._verifier = Verifier(
             ocpi, pushes, self._observer, emit, scenario.settings, clock, sleep
         )
+        self._ops = Operations(
+            topology,
+            chargers,
+            commands,
+            reports,
+            self._observer,
+            scenario.settings,
+            seed=seed,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._profile = scenario.gateway.mapping_profile if scenario.gateway else None
         self._counter = 0
         self._stop = False
         self._result = EngineResult()
@@ -313,10 +336,23 @@ class Engine:
         if isinstance(step, Parallel | Repeat | Each):
             outcome, message = await self._block(step, context, path)
             return outcome, message, False
+        if isinstance(step, CHARGER_ACTIONS):
+            outcome, message = await self._ops.act(step)  # type: ignore[arg-type]
+            return outcome, message, True
+        if isinstance(step, (*CSMS_OPERATIONS, ExpectCsms, ExpectReport)):
+            if isinstance(step, ExpectCsms):
+                check = await self._ops.expect_csms(index, label, step)
+            elif isinstance(step, ExpectReport):
+                check = await self._ops.expect_report(index, label, step)
+            else:
+                check = await self._ops.csms(index, label, step)  # type: ignore[arg-type]
+            self._result.checks.append(check)
+            self._emit(CheckFinished(result=check))
+            return check.outcome, check.message, True
         if isinstance(step, ExpectOcpi | ExpectPush | Authorize):
             evses = self._evses(step.evse)
             if isinstance(step, ExpectOcpi):
-                check = await self._verifier.expect_ocpi(index, label, step, evses)
+                check = await self._verifier.expect_ocpi(index, label, step, evses, self._profile)
             elif isinstance(step, ExpectPush):
                 check = await self._verifier.expect_push(index, label, step, evses)
             else:
@@ -388,7 +424,7 @@ class Engine:
         for evse in evses:
             port = self._chargers[evse.charger]
             if isinstance(step, PlugIn):
-                calls.append(port.plug_in(evse.number))
+                calls.append(port.plug_in(evse.number, **step.ev))
             elif isinstance(step, Unplug):
                 calls.append(port.unplug(evse.number))
             elif isinstance(step, StartCharging):

@@ -8,14 +8,22 @@ of the charger that led there.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ocpplab_sim.errors import OcpiError
+from ocpplab_sim.errors import ChargePointError, OcpiError
 from ocpplab_sim.scenario.events import CheckResult, EventSink, OcpiStatusSeen, Outcome
+from ocpplab_sim.scenario.mapping import (
+    DEFAULT_PROFILE,
+    MappingError,
+    ocpi_status_for,
+    profiles_giving,
+)
 from ocpplab_sim.scenario.model import ConnectorSpec, ExpectOcpi, ExpectPush, Settings
 from ocpplab_sim.scenario.observe import FrameObserver
 from ocpplab_sim.scenario.ports import EvseView, PushSource, PushView, StatusSource
+from ocpplab_sim.scenario.types import EvseStatus
 from ocpplab_sim.topology import Evse
 
 __all__ = ["Verifier"]
@@ -61,11 +69,44 @@ class Verifier:
         return views, ""
 
     async def expect_ocpi(
+        self,
+        index: int,
+        label: str,
+        step: ExpectOcpi,
+        evses: Sequence[Evse],
+        profile: str | None = None,
+    ) -> CheckResult:
+        """expect_ocpi; a status written in OCPP terms is translated through the mapping
+        ``profile`` first, and a failure then names the profiles that would explain it."""
+        ocpp = step.status_of_ocpp
+        if ocpp is None:
+            return await self._expect_status(index, label, step, evses)
+        try:
+            status = EvseStatus(ocpi_status_for(ocpp, profile))
+        except MappingError as exc:
+            raise ChargePointError(str(exc)) from exc
+        check = await self._expect_status(
+            index, label, step.model_copy(update={"status": status}), evses
+        )
+        if check.outcome is Outcome.PASSED:
+            return check
+        hints = [
+            f"{status.value} is what mapping profile {profile or DEFAULT_PROFILE} publishes "
+            f"for OCPP {ocpp}"
+        ]
+        for seen in sorted({s for s in check.observed.values() if s != status.value}):
+            others = profiles_giving(ocpp, seen)
+            explained = f"profile(s) {', '.join(others)}" if others else "no known profile"
+            hints.append(f"{seen} for OCPP {ocpp} matches {explained}")
+        return replace(check, message=f"{check.message} ({'; '.join(hints)})")
+
+    async def _expect_status(
         self, index: int, label: str, step: ExpectOcpi, evses: Sequence[Evse]
     ) -> CheckResult:
         """Poll until every EVSE shows ``step.status`` (and connector), then hold for ``stays``."""
         if self._ocpi is None:
             raise OcpiError("expect_ocpi needs an OCPI peer, and this run has none")
+        assert step.status is not None
         want = step.status.value
         within = step.within
         if within is None:

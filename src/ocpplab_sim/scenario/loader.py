@@ -17,6 +17,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ocpplab_sim.errors import ScenarioError, ScenarioIssue
+from ocpplab_sim.scenario.actions import CSMS_OPERATIONS
+from ocpplab_sim.scenario.mapping import MappingError, ocpi_status_for
 from ocpplab_sim.scenario.model import (
     ACTIONS,
     BLOCKS,
@@ -59,6 +61,7 @@ def load_scenario(path: Path | str, *, env: Mapping[str, str] | None = None) -> 
 
 
 _STEP_LISTS = ("setup", "steps", "teardown")
+_NEEDS_GATEWAY = (*(cls.key for cls in CSMS_OPERATIONS), "expect_report")
 
 
 def parse_scenario(
@@ -221,13 +224,29 @@ def _check_consistency(scenario: Scenario, data: dict[str, Any], issues: _Issues
         return
     if scenario.topology is not None and "ocpi" in data:
         issues.add(("ocpi", KEY), "ocpi needs a gateway: an inline topology has no OCPI peer")
+    profile = scenario.gateway.mapping_profile if scenario.gateway else None
     for where, step in _walk_steps(data):
-        if isinstance(step, dict) and "expect_ocpi" in step and scenario.gateway is None:
+        if not isinstance(step, dict):
+            continue
+        for key in _NEEDS_GATEWAY:
+            if key in step and scenario.gateway is None:
+                issues.add(
+                    (*where, key, KEY),
+                    f"{key} needs a gateway (its command API or report); an inline topology "
+                    "has none",
+                )
+        expect = step.get("expect_ocpi")
+        if isinstance(expect, dict) and isinstance(expect.get("status_of_ocpp"), str):
+            try:
+                ocpi_status_for(expect["status_of_ocpp"], profile)
+            except MappingError as exc:
+                issues.add((*where, "expect_ocpi", "status_of_ocpp"), str(exc))
+        if "expect_ocpi" in step and scenario.gateway is None:
             issues.add(
                 (*where, "expect_ocpi", KEY),
                 "expect_ocpi needs a gateway: with an inline topology there is no OCPI peer",
             )
-        if isinstance(step, dict) and "expect_push" in step and not scenario.ocpi.push:
+        if "expect_push" in step and not scenario.ocpi.push:
             issues.add(
                 (*where, "expect_push", KEY),
                 "expect_push needs ocpi: {push: true} (the harness then runs an eMSP receiver)",

@@ -16,8 +16,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, model_validator
 
+from ocpplab_sim.scenario.actions import (
+    CHARGER_ACTIONS,
+    CSMS_OPERATIONS,
+    CancelReservation,
+    ChangeAvailability,
+    ClearFault,
+    CsmsCall,
+    EvRequestsEnergy,
+    EvStopsEnergy,
+    ExpectCsms,
+    ExpectReport,
+    InjectFault,
+    NetworkLoss,
+    PowerUpdate,
+    Reboot,
+    Reconnect,
+    RemoteStart,
+    RemoteStop,
+    Reserve,
+    Reset,
+    SendRaw,
+    SetConfiguration,
+    Unlock,
+)
+from ocpplab_sim.scenario.base import STEP_KEYS, Action, Expectation
+from ocpplab_sim.scenario.mapping import OCPP_STATUSES
 from ocpplab_sim.scenario.types import (
     ChargerSelection,
     ConnectorSpec,
@@ -69,9 +95,6 @@ __all__ = [
     "parse_duration",
 ]
 
-# Keys a step may carry next to its one action key.
-STEP_KEYS = ("name", "timeout")
-
 
 class PartySpec(Strict):
     country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
@@ -81,13 +104,17 @@ class PartySpec(Strict):
 class GatewaySpec(Strict):
     """Which CPO network to provision through the Gateway API (``POST /ocpi/cpos``).
 
-    ``mapping_profile`` names the OCPP → OCPI table of the gateway the expectations assume.
+    ``mapping_profile`` is sent to the gateway and names the OCPP → OCPI table the expectations
+    written in OCPP terms (``status_of_ocpp``) are translated through (see
+    :mod:`ocpplab_sim.scenario.mapping`). ``ocpp_security_profile: 1`` makes every charger
+    authenticate with its own password (HTTP Basic), learnt from the Gateway API.
     """
 
     template: Annotated[str, Field(min_length=1)]
     party: PartySpec
     name_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")] | None = None
     mapping_profile: str | None = None
+    ocpp_security_profile: Literal[0, 1] | None = None
     ready_timeout: Duration = 60.0
 
 
@@ -145,29 +172,6 @@ class Settings(Strict):
     step_timeout: Duration | None = None
 
 
-class Action(Strict):
-    """Base of every step's parameters. ``name`` labels the step in reports; ``timeout`` bounds
-    how long the step may take (an overrun is an error of that step)."""
-
-    name: str | None = None
-    timeout: Duration | None = None
-    key: ClassVar[str]
-    _line: int | None = PrivateAttr(default=None)
-
-    @property
-    def line(self) -> int | None:
-        """The 1-based line of this step in its file (``None`` when built in code)."""
-        return self._line
-
-    def at_line(self, line: int | None) -> Action:
-        self._line = line
-        return self
-
-
-class Expectation(Action):
-    """An action whose outcome is a verdict on the platform under test (a check in reports)."""
-
-
 class Connect(Action):
     """Open the websocket of each selected charger, boot and report status."""
 
@@ -183,10 +187,20 @@ class Disconnect(Action):
 
 
 class PlugIn(Action):
-    """Plug a cable into each selected EVSE (the EV connects)."""
+    """Plug a cable into each selected EVSE (the EV connects). The EV may be described: its
+    maximum power, battery size and state of charge (a full battery ends its demand)."""
 
     key: ClassVar[str] = "plug_in"
     evse: EvseSelection
+    ev_max_power_w: Annotated[float, Field(gt=0)] | None = None
+    battery_wh: Annotated[float, Field(gt=0)] | None = None
+    soc_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+
+    @property
+    def ev(self) -> dict[str, float]:
+        """The EV parameters written, as keyword arguments of the charge point's plug_in."""
+        fields = ("ev_max_power_w", "battery_wh", "soc_pct")
+        return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
 
 
 class Unplug(Action):
@@ -231,17 +245,31 @@ class Wait(Action):
 class ExpectOcpi(Expectation):
     """The OCPI EVSE status of every selected EVSE must become ``status`` within the deadline.
 
-    With ``stays`` the status must then hold for that long (every poll); without an explicit
+    ``status_of_ocpp`` writes it in OCPP terms instead (``Preparing``, ``Faulted``, ``offline``,
+    ...): the OCPI status is then the one the scenario's mapping profile publishes for it. With
+    ``stays`` the status must then hold for that long (every poll); without an explicit
     ``within`` it must hold from the first poll. ``connector`` fields are checked against each
     EVSE's OCPI connectors (one of them must match every field written).
     """
 
     key: ClassVar[str] = "expect_ocpi"
     evse: EvseSelection
-    status: EvseStatus
+    status: EvseStatus | None = None
+    status_of_ocpp: Annotated[str, Field(min_length=1, examples=list(OCPP_STATUSES))] | None = None
     within: Duration | None = None
     stays: Duration | None = None
     connector: ConnectorSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_status(self) -> ExpectOcpi:
+        if (self.status is None) == (self.status_of_ocpp is None):
+            raise ValueError("expect_ocpi takes exactly one of status or status_of_ocpp")
+        return self
+
+    @property
+    def wanted(self) -> str:
+        """The OCPI status expected (the OCPP one, marked, until the engine translates it)."""
+        return self.status.value if self.status is not None else f"OCPP {self.status_of_ocpp}"
 
 
 class ExpectPush(Expectation):
@@ -294,6 +322,26 @@ Step = (
     | Wait
     | ExpectOcpi
     | ExpectPush
+    | NetworkLoss
+    | Reconnect
+    | Reboot
+    | SetConfiguration
+    | SendRaw
+    | InjectFault
+    | ClearFault
+    | EvRequestsEnergy
+    | EvStopsEnergy
+    | PowerUpdate
+    | CsmsCall
+    | RemoteStart
+    | RemoteStop
+    | ChangeAvailability
+    | Reset
+    | Unlock
+    | Reserve
+    | CancelReservation
+    | ExpectCsms
+    | ExpectReport
     | Parallel
     | Repeat
     | Each
@@ -302,6 +350,9 @@ Step = (
 _ACTION_TYPES: tuple[type[Action], ...] = (
     *(Connect, Disconnect, PlugIn, Unplug, Authorize),
     *(StartCharging, StopCharging, Wait, ExpectOcpi, ExpectPush),
+    *CHARGER_ACTIONS,
+    *CSMS_OPERATIONS,
+    *(ExpectCsms, ExpectReport),
     *(Parallel, Repeat, Each),
 )
 ACTIONS: dict[str, type[Action]] = {cls.key: cls for cls in _ACTION_TYPES}
@@ -319,6 +370,19 @@ SHORTHAND_FIELD: dict[str, str] = {
     "stop_charging": "evse",
     "wait": "duration",
     "parallel": "steps",
+    "network_loss": "chargers",
+    "reconnect": "chargers",
+    "reboot": "chargers",
+    "clear_fault": "evse",
+    "inject_fault": "evse",
+    "ev_requests_energy": "evse",
+    "ev_stops_energy": "evse",
+    "remote_start": "evse",
+    "remote_stop": "evse",
+    "reset": "chargers",
+    "unlock": "evse",
+    "reserve": "evse",
+    "cancel_reservation": "evse",
 }
 
 

@@ -11,11 +11,16 @@ from typing import Any, Protocol
 
 __all__ = [
     "ChargerPort",
+    "CommandAnswer",
+    "CommandPort",
     "EvseView",
     "FrameLike",
     "PushSource",
     "PushView",
+    "ReportSource",
+    "ReportView",
     "StatusSource",
+    "TransactionView",
 ]
 
 
@@ -29,6 +34,60 @@ class ChargerPort(Protocol):
     async def authorize(self, evse: int, id_token: str) -> str: ...
     async def start_charging(self, evse: int, id_token: str) -> None: ...
     async def stop_charging(self, evse: int, reason: str = "Local") -> None: ...
+    async def disconnect(self) -> None: ...
+    async def reconnect(self) -> None: ...
+    async def reboot(self, reason: str = "PowerUp") -> None: ...
+    async def set_fault(self, evse: int, faulted: bool, error_code: str = "OtherError") -> None: ...
+    async def set_ev_demand(self, evse: int, wants_energy: bool) -> None: ...
+    async def set_power_limit(self, evse: int, limit_w: float | None) -> None: ...
+    async def set_configuration(self, name: str, value: str) -> bool: ...
+    async def send_raw(self, action: str, payload: dict[str, Any]) -> Mapping[str, Any]: ...
+
+    @property
+    def queued(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class CommandAnswer:
+    """What a charger answered a central-system command: ``outcome`` is ``answered``,
+    ``callerror``, ``timeout`` or ``offline`` (the gateway's command API vocabulary)."""
+
+    outcome: str
+    response: Mapping[str, Any] | None = None
+    error: Mapping[str, Any] | None = None
+
+
+class CommandPort(Protocol):
+    """The central system's operations, as the gateway's command API offers them."""
+
+    async def command(
+        self, identity: str, action: str, payload: Mapping[str, Any], timeout_s: float
+    ) -> CommandAnswer: ...
+
+
+@dataclass(frozen=True)
+class TransactionView:
+    """One transaction the gateway recorded (energy in Wh; ``None`` where it has no figure)."""
+
+    charger: str
+    number: int | None
+    transaction_id: str | None
+    meter_start_wh: float | None
+    meter_stop_wh: float | None
+    energy_wh: float | None
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class ReportView:
+    transactions: tuple[TransactionView, ...]
+    messages: Mapping[str, int] = field(default_factory=dict)
+
+
+class ReportSource(Protocol):
+    """The gateway's report of the CPO under test."""
+
+    async def report(self) -> ReportView: ...
 
 
 @dataclass(frozen=True)
