@@ -249,3 +249,75 @@ async def gateway_process(*argv: str) -> AsyncIterator[tuple[asyncio.subprocess.
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+class RecordingEmsp:
+    """State of :func:`recording_emsp`: every PATCH seen, and how to answer the next ones."""
+
+    def __init__(self) -> None:
+        self.versions_url = ""
+        self.patches: list[tuple[str, str, dict[str, Any]]] = []  # (path, Authorization, body)
+        self.fail_next = 0  # answer this many PATCHes with HTTP 503
+        self.delay = 0.0  # seconds before answering a PATCH
+
+    def ok_statuses(self, evse_uid: str) -> list[str]:
+        return [body["status"] for path, _, body in self.patches if path.endswith("/" + evse_uid)]
+
+
+@contextlib.asynccontextmanager
+async def recording_emsp(version: str = "2.2.1") -> AsyncIterator[RecordingEmsp]:
+    """An OCPI eMSP on port 0 offering ``version`` with a Locations RECEIVER that records every
+    PATCH (``fail_next`` of them answered 503, not recorded)."""
+    state = RecordingEmsp()
+
+    async def versions(request: Request) -> JSONResponse:
+        base = str(request.base_url).rstrip("/")
+        data = [{"version": version, "url": f"{base}/emsp/{version}"}]
+        return JSONResponse({"data": data, "status_code": 1000, "timestamp": now_text()})
+
+    async def details(request: Request) -> JSONResponse:
+        base = str(request.base_url).rstrip("/")
+        endpoint = {"identifier": "locations", "url": f"{base}/emsp/{version}/locations"}
+        if version == "2.2.1":
+            endpoint["role"] = "RECEIVER"
+        # A SENDER endpoint of the same module must not be mistaken for the receiver.
+        sender = {"identifier": "locations", "role": "SENDER", "url": f"{base}/wrong"}
+        endpoints = [sender, endpoint] if version == "2.2.1" else [endpoint]
+        data = {"version": version, "endpoints": endpoints}
+        return JSONResponse({"data": data, "status_code": 1000, "timestamp": now_text()})
+
+    async def patch(request: Request) -> JSONResponse:
+        if state.delay:
+            await asyncio.sleep(state.delay)
+        if state.fail_next > 0:
+            state.fail_next -= 1
+            return JSONResponse({"status_code": 3000, "timestamp": now_text()}, status_code=503)
+        body = json.loads(await request.body())
+        state.patches.append((request.url.path, request.headers.get("authorization", ""), body))
+        return JSONResponse({"status_code": 1000, "timestamp": now_text()})
+
+    app = Starlette(
+        routes=[
+            Route("/emsp/versions", versions),
+            Route(f"/emsp/{version}", details),
+            Route(f"/emsp/{version}/locations/{{rest:path}}", patch, methods=["PATCH"]),
+        ]
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = _QuietServer(uvicorn.Config(app, log_config=None, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+
+        async def started() -> bool:
+            await asyncio.sleep(0.01)
+            return server.started
+
+        await wait_until(started, bool)
+        state.versions_url = f"http://127.0.0.1:{port}/emsp/versions"
+        yield state
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

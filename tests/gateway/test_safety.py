@@ -85,6 +85,11 @@ async def test_invalid_frames_and_unknown_identities_are_recorded(
     kinds = [e["kind"] for e in report["events"]]
     assert kinds == ["invalid_frame", "rejected_call"]
     assert all(e["station_id"] == f"demo-{cpo_id}-L1-02" for e in report["events"])
+    # The unknown identity belongs to no report but is listed among the gateway's events.
+    events = (await client.get("/gateway/events")).json()["data"]
+    assert [(e["station_id"], e["kind"]) for e in events] == [("nobody-here", "refused")]
+    assert "unknown charge point identity" in events[0]["detail"]
+    assert (await client.get("/gateway/events", headers={"Authorization": ""})).status_code == 401
 
 
 async def test_silent_charger_goes_unknown_and_comes_back(tmp_path: Path):

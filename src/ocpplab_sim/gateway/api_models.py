@@ -372,3 +372,9 @@ class ReportEvent(BaseModel):
 
 
 CpoReport.model_rebuild()
+
+
+class GatewayEventList(BaseModel):
+    """Events that belong to no CPO (handshakes of unknown identities), oldest first."""
+
+    data: list[ReportEvent]

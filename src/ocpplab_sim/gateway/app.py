@@ -20,13 +20,14 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from . import api, api_chargers, csms, ocpi
+from . import api, api_chargers, api_events, csms, ocpi, ocpi_211
 from .connections import ConnectionRegistry
 from .context import GatewayContext
 from .db import Database, utc_now
 from .limits import BodySizeLimit
 from .liveness import watch_heartbeats
 from .provisioning import Provisioner
+from .pusher import Pusher
 from .settings import GatewaySettings
 from .station_store import StationStore
 from .templates import Template, builtin_catalog
@@ -54,7 +55,8 @@ def create_app(
         http = httpx.AsyncClient(timeout=settings.peer_timeout, follow_redirects=True)
         try:
             await db.migrate()
-            stations = StationStore(db, clock)
+            pusher = Pusher(db, http, settings, clock)
+            stations = StationStore(db, clock, on_change=pusher.notify)
             await stations.reset_connectivity()
             provisioner = Provisioner(
                 db,
@@ -72,6 +74,7 @@ def create_app(
                 registry=registry,
                 provisioner=provisioner,
                 http=http,
+                pusher=pusher,
             )
             await provisioner.resume()
             loop = asyncio.get_running_loop()
@@ -92,6 +95,7 @@ def create_app(
                 await asyncio.gather(*background, return_exceptions=True)
                 await registry.close_all()
                 await provisioner.aclose()
+                await pusher.aclose()
         finally:
             await http.aclose()
             await db.dispose()
@@ -101,13 +105,15 @@ def create_app(
         version="1.0.0",
         description=(
             "OCPPLab Gateway API (/ocpi/cpos), OCPP 1.6J/2.0.1 central system (/ocpp/{identity})"
-            " and OCPI 2.2.1 CPO side (/ocpi/peer/{cpo_id})."
+            " and OCPI 2.2.1/2.1.1 CPO side (/ocpi/peer/{cpo_id})."
         ),
         lifespan=lifespan,
     )
     app.include_router(api.router)
     app.include_router(api_chargers.router)
+    app.include_router(api_events.router)
     app.include_router(ocpi.router)
+    app.include_router(ocpi_211.router)
     app.include_router(csms.router)
 
     async def on_ocpi_error(request: Request, exc: Exception) -> Response:

@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 from .connections import ConnectionRegistry
 from .db import Database
 from .provisioning import Provisioner
+from .pusher import Pusher
 from .settings import GatewaySettings
 from .station_store import StationStore
 from .templates import Template
@@ -31,6 +32,7 @@ class GatewayContext:
     registry: ConnectionRegistry
     provisioner: Provisioner
     http: httpx.AsyncClient
+    pusher: Pusher
 
     def base_url(self, conn: HTTPConnection) -> str:
         """Scheme://host[:port] for absolute URLs: ``public_base_url`` or the request's."""

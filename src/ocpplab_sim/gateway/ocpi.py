@@ -1,4 +1,4 @@
-"""OCPI 2.2.1, CPO side: versions, credentials and the Locations sender, per CPO.
+"""OCPI 2.2.1, CPO side: versions (2.2.1 and 2.1.1), credentials and the Locations sender.
 
 Mounted under ``/ocpi/peer/{cpo_id}``. Authentication (transport_and_format §4.1.3):
 ``Authorization: Token <base64(token)>``; the raw token is accepted too. Token A works on
@@ -13,12 +13,12 @@ import base64
 import binascii
 import hmac
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-import httpx
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
@@ -29,13 +29,32 @@ from . import views
 from .api_models import CPO_ID_PATTERN
 from .context import GatewayContext, get_context
 from .db import Cpo, Evse, Location, OcpiCredentials
+from .ocpi_peer import discover
 from .provisioning import new_token
 
-__all__ = ["OcpiError", "ocpi_error_response", "router"]
+__all__ = [
+    "VERSIONS",
+    "AnyToken",
+    "Caller",
+    "Ctx",
+    "OcpiError",
+    "PageQuery",
+    "TokenC",
+    "find_evse",
+    "find_location",
+    "locations_page",
+    "module_url",
+    "ocpi_error_response",
+    "ok",
+    "register",
+    "router",
+    "unregister",
+]
 
 logger = logging.getLogger(__name__)
 
 VERSION = "2.2.1"
+VERSIONS = ("2.2.1", "2.1.1")
 
 
 class OcpiError(Exception):
@@ -131,7 +150,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/ocpi/peer/{cpo_id}", tags=["ocpi-2.2.1"], responses=_ERRORS)
 
 
-def _ok(ctx: GatewayContext, data: object) -> dict[str, object]:
+def ok(ctx: GatewayContext, data: object) -> dict[str, object]:
     return {
         "data": data,
         "status_code": 1000,
@@ -140,8 +159,11 @@ def _ok(ctx: GatewayContext, data: object) -> dict[str, object]:
     }
 
 
-def _module_url(ctx: GatewayContext, request: Request, cpo: Cpo, module: str = "") -> str:
-    return f"{ctx.base_url(request)}/ocpi/peer/{cpo.id}/{VERSION}" + (
+def module_url(
+    ctx: GatewayContext, request: Request, cpo: Cpo, module: str = "", *, version: str = VERSION
+) -> str:
+    """Absolute URL of a module (or, without ``module``, the details) of ``version``."""
+    return f"{ctx.base_url(request)}/ocpi/peer/{cpo.id}/{version}" + (
         f"/{module}" if module else ""
     )
 
@@ -150,8 +172,11 @@ def _module_url(ctx: GatewayContext, request: Request, cpo: Cpo, module: str = "
     "/versions", response_model=m.OcpiResponse[list[m.Version]], response_model_exclude_none=True
 )
 async def get_versions(request: Request, caller: AnyToken, ctx: Ctx) -> dict[str, object]:
-    """version_information_endpoint §6.1: the versions this CPO supports (2.2.1 only)."""
-    return _ok(ctx, [m.Version(version=VERSION, url=_module_url(ctx, request, caller.cpo))])
+    """version_information_endpoint §6.1: the versions this CPO supports, newest first."""
+    versions = [
+        m.Version(version=v, url=module_url(ctx, request, caller.cpo, version=v)) for v in VERSIONS
+    ]
+    return ok(ctx, versions)
 
 
 @router.get(
@@ -163,15 +188,15 @@ async def get_version_details(request: Request, caller: AnyToken, ctx: Ctx) -> d
         m.Endpoint(
             identifier="credentials",
             role="RECEIVER",
-            url=_module_url(ctx, request, caller.cpo, "credentials"),
+            url=module_url(ctx, request, caller.cpo, "credentials"),
         ),
         m.Endpoint(
             identifier="locations",
             role="SENDER",
-            url=_module_url(ctx, request, caller.cpo, "locations"),
+            url=module_url(ctx, request, caller.cpo, "locations"),
         ),
     ]
-    return _ok(ctx, m.VersionDetails(version=VERSION, endpoints=endpoints))
+    return ok(ctx, m.VersionDetails(version=VERSION, endpoints=endpoints))
 
 
 def _own_credentials(ctx: GatewayContext, request: Request, cpo: Cpo, token: str) -> m.Credentials:
@@ -190,30 +215,20 @@ def _own_credentials(ctx: GatewayContext, request: Request, cpo: Cpo, token: str
     )
 
 
-async def _check_peer(ctx: GatewayContext, url: str, token_b: str) -> tuple[bool, str]:
-    """GET the eMSP's versions URL with token B (credentials §7.2.1 step 4); never raises."""
-    header = "Token " + base64.b64encode(token_b.encode()).decode()
-    try:
-        resp = await ctx.http.get(url, headers={"Authorization": header})
-    except httpx.HTTPError as exc:
-        return False, f"GET {url} failed: {type(exc).__name__}: {exc}"
-    if resp.status_code != 200:
-        return False, f"GET {url} answered HTTP {resp.status_code}"
-    try:
-        body = resp.json()
-    except ValueError:
-        return False, f"GET {url} did not answer JSON"
-    if not isinstance(body, dict) or body.get("status_code") != 1000:
-        code = body.get("status_code") if isinstance(body, dict) else None
-        return False, f"GET {url} answered OCPI status_code {code!r}"
-    versions = [v.get("version") for v in body.get("data") or [] if isinstance(v, dict)]
-    return True, f"versions offered: {', '.join(str(v) for v in versions) or 'none'}"
-
-
-async def _register(
-    ctx: GatewayContext, request: Request, caller: Caller, body: m.Credentials, *, update: bool
-) -> dict[str, object]:
-    ok, detail = await _check_peer(ctx, body.url, body.token)
+async def register(
+    ctx: GatewayContext,
+    caller: Caller,
+    *,
+    token_b: str,
+    url: str,
+    roles: list[dict[str, Any]],
+    version: str,
+    update: bool,
+) -> str:
+    """Store the eMSP's token B and versions URL, discover its Locations receiver (credentials
+    §7.2.1 steps 3-4), void token A, return a new token C. 405 when ``update`` does not match
+    the registration state. Discovery failures are recorded, never fatal."""
+    check = await discover(ctx.http, url, token_b, version)
     token_c = new_token()
     async with ctx.db.write() as session:
         creds = await session.get_one(OcpiCredentials, caller.cpo.id)
@@ -222,13 +237,44 @@ async def _register(
             # Re-checked under the write lock: a concurrent POST may have registered first.
             raise OcpiError(405, 2000, "already registered" if registered else "not registered")
         now = ctx.clock()
-        creds.peer_token_b, creds.peer_url = body.token, body.url
-        creds.peer_roles = [role.model_dump(mode="json") for role in body.roles]
+        creds.peer_token_b, creds.peer_url, creds.peer_roles = token_b, url, roles
         creds.token_a, creds.token_c, creds.registered_at = None, token_c, now
-        creds.peer_check_ok, creds.peer_check_detail, creds.peer_check_at = ok, detail, now
-    if not ok:
-        logger.warning("CPO %s: eMSP versions check failed: %s", caller.cpo.id, detail)
-    return _ok(ctx, _own_credentials(ctx, request, caller.cpo, token_c))
+        creds.ocpi_version, creds.peer_locations_url = version, check.locations_url
+        creds.peer_check_ok, creds.peer_check_detail, creds.peer_check_at = (
+            check.ok,
+            check.detail,
+            now,
+        )
+    if not check.ok:
+        logger.warning("CPO %s: eMSP versions check failed: %s", caller.cpo.id, check.detail)
+    return token_c
+
+
+async def unregister(ctx: GatewayContext, caller: Caller) -> None:
+    """credentials §7.2.1 DELETE: token C stops working, pushes stop. 405 if unregistered."""
+    async with ctx.db.write() as session:
+        creds = await session.get_one(OcpiCredentials, caller.cpo.id)
+        if creds.registered_at is None:
+            raise OcpiError(405, 2000, "not registered")
+        creds.token_c = creds.peer_token_b = creds.peer_url = None
+        creds.peer_roles = None
+        creds.registered_at = None
+        creds.ocpi_version = creds.peer_locations_url = None
+
+
+async def _register(
+    ctx: GatewayContext, request: Request, caller: Caller, body: m.Credentials, *, update: bool
+) -> dict[str, object]:
+    token_c = await register(
+        ctx,
+        caller,
+        token_b=body.token,
+        url=body.url,
+        roles=[role.model_dump(mode="json") for role in body.roles],
+        version=VERSION,
+        update=update,
+    )
+    return ok(ctx, _own_credentials(ctx, request, caller.cpo, token_c))
 
 
 @router.get(
@@ -238,7 +284,7 @@ async def _register(
 )
 async def get_credentials(request: Request, caller: AnyToken, ctx: Ctx) -> dict[str, object]:
     """credentials §7.2.1 GET: the credentials the caller uses to reach this CPO."""
-    return _ok(ctx, _own_credentials(ctx, request, caller.cpo, caller.token))
+    return ok(ctx, _own_credentials(ctx, request, caller.cpo, caller.token))
 
 
 @router.post(
@@ -270,14 +316,8 @@ async def put_credentials(
 )
 async def delete_credentials(caller: TokenC, ctx: Ctx) -> dict[str, object]:
     """credentials §7.2.1 DELETE: unregister; token C stops working. 405 if unregistered."""
-    async with ctx.db.write() as session:
-        creds = await session.get_one(OcpiCredentials, caller.cpo.id)
-        if creds.registered_at is None:
-            raise OcpiError(405, 2000, "not registered")
-        creds.token_c = creds.peer_token_b = creds.peer_url = None
-        creds.peer_roles = None
-        creds.registered_at = None
-    return _ok(ctx, None)
+    await unregister(ctx, caller)
+    return ok(ctx, None)
 
 
 @router.get(
@@ -296,6 +336,31 @@ async def list_locations(
     date_to: Annotated[datetime | None, Query(description="last_updated < (exclusive)")] = None,
 ) -> dict[str, object]:
     """mod_locations §8.2.1.1 Sender GET list with pagination (transport_and_format §4.1.4)."""
+    query = PageQuery(offset, limit, date_from, date_to)
+    return await locations_page(request, response, caller, ctx, query, views.ocpi_locations)
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """The Sender list query (mod_locations §8.2.1.1): offset, limit, date_from, date_to."""
+
+    offset: int
+    limit: int | None
+    date_from: datetime | None
+    date_to: datetime | None
+
+
+async def locations_page(
+    request: Request,
+    response: Response,
+    caller: Caller,
+    ctx: GatewayContext,
+    query: PageQuery,
+    render: Callable[[AsyncSession, Cpo, list[Location]], Awaitable[Sequence[object]]],
+) -> dict[str, object]:
+    """One page of published Locations rendered by ``render`` (the version's objects), with the
+    ``Link``, ``X-Total-Count`` and ``X-Limit`` headers (transport_and_format §4.1.4)."""
+    offset, limit, date_from, date_to = query.offset, query.limit, query.date_from, query.date_to
     max_limit = ctx.settings.ocpi_page_limit
     page_size = min(limit or max_limit, max_limit)
     where = [Location.cpo_id == caller.cpo.id, Location.publish.is_(True)]
@@ -311,7 +376,7 @@ async def list_locations(
                 select(Location).where(*where).order_by(Location.pk).offset(offset).limit(page_size)
             )
         )
-        data = await views.ocpi_locations(session, caller.cpo, rows)
+        data = await render(session, caller.cpo, rows)
     response.headers["X-Total-Count"] = str(total)
     response.headers["X-Limit"] = str(max_limit)
     if offset + len(rows) < total:
@@ -319,10 +384,10 @@ async def list_locations(
         params |= {"offset": str(offset + len(rows)), "limit": str(page_size)}
         next_url = f"{ctx.base_url(request)}{request.url.path}?{urlencode(params)}"
         response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return _ok(ctx, data)
+    return ok(ctx, data)
 
 
-async def _location(session: AsyncSession, cpo: Cpo, location_id: str) -> Location:
+async def find_location(session: AsyncSession, cpo: Cpo, location_id: str) -> Location:
     loc = await session.scalar(
         select(Location).where(Location.cpo_id == cpo.id, Location.ocpi_id == location_id)
     )
@@ -331,8 +396,8 @@ async def _location(session: AsyncSession, cpo: Cpo, location_id: str) -> Locati
     return loc
 
 
-async def _evse(session: AsyncSession, cpo: Cpo, location_id: str, evse_uid: str) -> Evse:
-    loc = await _location(session, cpo, location_id)
+async def find_evse(session: AsyncSession, cpo: Cpo, location_id: str, evse_uid: str) -> Evse:
+    loc = await find_location(session, cpo, location_id)
     evse = await session.scalar(
         select(Evse).where(Evse.location_pk == loc.pk, Evse.uid == evse_uid)
     )
@@ -349,9 +414,9 @@ async def _evse(session: AsyncSession, cpo: Cpo, location_id: str, evse_uid: str
 async def get_location(location_id: str, caller: TokenC, ctx: Ctx) -> dict[str, object]:
     """mod_locations §8.2.1.2 Sender GET one Location."""
     async with ctx.db.read() as session:
-        loc = await _location(session, caller.cpo, location_id)
+        loc = await find_location(session, caller.cpo, location_id)
         (data,) = await views.ocpi_locations(session, caller.cpo, [loc])
-    return _ok(ctx, data)
+    return ok(ctx, data)
 
 
 @router.get(
@@ -362,8 +427,8 @@ async def get_location(location_id: str, caller: TokenC, ctx: Ctx) -> dict[str, 
 async def get_evse(location_id: str, evse_uid: str, caller: TokenC, ctx: Ctx) -> dict[str, object]:
     """mod_locations §8.2.1.2 Sender GET one EVSE."""
     async with ctx.db.read() as session:
-        evse = await _evse(session, caller.cpo, location_id, evse_uid)
-    return _ok(ctx, views.ocpi_evse(evse))
+        evse = await find_evse(session, caller.cpo, location_id, evse_uid)
+    return ok(ctx, views.ocpi_evse(evse))
 
 
 @router.get(
@@ -376,7 +441,7 @@ async def get_connector(
 ) -> dict[str, object]:
     """mod_locations §8.2.1.2 Sender GET one Connector (every EVSE has connector ``"1"``)."""
     async with ctx.db.read() as session:
-        evse = await _evse(session, caller.cpo, location_id, evse_uid)
+        evse = await find_evse(session, caller.cpo, location_id, evse_uid)
     if connector_id != "1":
         raise OcpiError(404, 2003, f"unknown connector {connector_id!r} of EVSE {evse_uid!r}")
-    return _ok(ctx, views.ocpi_connector(evse))
+    return ok(ctx, views.ocpi_connector(evse))

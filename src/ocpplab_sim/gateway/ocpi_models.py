@@ -16,15 +16,21 @@ from .mapping import OcpiEvseStatus
 __all__ = [
     "BusinessDetails",
     "Connector",
+    "Connector211",
     "Credentials",
+    "Credentials211",
     "CredentialsRole",
     "Endpoint",
+    "Endpoint211",
     "Evse",
+    "Evse211",
     "GeoLocation",
     "Location",
+    "Location211",
     "OcpiResponse",
     "Version",
     "VersionDetails",
+    "VersionDetails211",
 ]
 
 T = TypeVar("T")
@@ -145,5 +151,77 @@ class Location(BaseModel):
     evses: list[Evse] | None = None
     operator: Operator | None = None
     time_zone: str
+    opening_times: Hours | None = None
+    last_updated: datetime
+
+
+# -- OCPI 2.1.1 (only the objects that differ; sections of the 2.1.1 documents) ----------------
+
+
+class Endpoint211(BaseModel):
+    """2.1.1 version_information_endpoint §6.2.2 Endpoint: no ``role``."""
+
+    identifier: str
+    url: str
+
+
+class VersionDetails211(BaseModel):
+    """2.1.1 version_information_endpoint §6.2 version details."""
+
+    version: str
+    endpoints: list[Endpoint211]
+
+
+class Credentials211(BaseModel):
+    """2.1.1 credentials §7.3.1 Credentials object: one party, no ``roles``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    token: str = Field(min_length=1, max_length=64)
+    url: str = Field(min_length=1, max_length=255)
+    business_details: BusinessDetails
+    party_id: str = Field(min_length=3, max_length=3)
+    country_code: str = Field(min_length=2, max_length=2)
+
+
+class Connector211(BaseModel):
+    """2.1.1 mod_locations §8.3.3 Connector: ``voltage``/``amperage`` (``max_`` in 2.2.1)."""
+
+    id: str
+    standard: str
+    format: Literal["SOCKET", "CABLE"]
+    power_type: str
+    voltage: int
+    amperage: int
+    last_updated: datetime
+
+
+class Evse211(BaseModel):
+    """2.1.1 mod_locations §8.3.2 EVSE."""
+
+    uid: str
+    evse_id: str | None = None
+    status: OcpiEvseStatus
+    connectors: list[Connector211] = Field(min_length=1)
+    last_updated: datetime
+
+
+class Location211(BaseModel):
+    """2.1.1 mod_locations §8.3.1 Location: ``type`` and ``postal_code`` required; no
+    ``country_code``/``party_id``/``publish``; ``time_zone`` optional."""
+
+    id: str
+    type: Literal[
+        "ON_STREET", "PARKING_GARAGE", "UNDERGROUND_GARAGE", "PARKING_LOT", "OTHER", "UNKNOWN"
+    ]
+    name: str | None = None
+    address: str
+    city: str
+    postal_code: str
+    country: str
+    coordinates: GeoLocation
+    evses: list[Evse211] | None = None
+    operator: BusinessDetails | None = None
+    time_zone: str | None = None
     opening_times: Hours | None = None
     last_updated: datetime

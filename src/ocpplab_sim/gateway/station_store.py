@@ -31,10 +31,31 @@ from .db import (
 )
 from .mapping import PROFILES, MappingProfile
 
-__all__ = ["Station", "StationLookup", "StationStore", "energy_register_wh", "parse_ocpp_time"]
+__all__ = [
+    "EvseChange",
+    "Station",
+    "StationLookup",
+    "StationStore",
+    "energy_register_wh",
+    "parse_ocpp_time",
+]
 
 Clock = Callable[[], datetime]
-OnChange = Callable[[list[int]], None]
+
+
+@dataclass(frozen=True)
+class EvseChange:
+    """An EVSE's OCPI status changed (committed): the snapshot a push sends."""
+
+    cpo_id: int
+    evse_pk: int
+    evse_uid: str
+    location_pk: int
+    ocpi_status: str
+    last_updated: datetime
+
+
+OnChange = Callable[[list[EvseChange]], None]
 
 
 @dataclass(frozen=True)
@@ -101,9 +122,10 @@ class StationStore:
         self._db = db
         self._clock = clock
         self._on_change = on_change
-        # EVSE pks whose OCPI status changed in the write transaction being built; handed to
-        # ``on_change`` only after that transaction committed.
-        self._changes: list[int] = []
+        # EVSEs whose OCPI status changed in the write transaction being built; handed to
+        # ``on_change`` only after that transaction committed (commit order = call order, since
+        # nothing awaits between the commit and the call).
+        self._changes: list[EvseChange] = []
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -226,7 +248,9 @@ class StationStore:
         )
         if status != evse.ocpi_status:
             evse.ocpi_status, evse.last_updated = status, now
-            self._changes.append(evse.pk)
+            self._changes.append(
+                EvseChange(evse.cpo_id, evse.pk, evse.uid, evse.location_pk, status, now)
+            )
             await session.execute(
                 update(Location).where(Location.pk == evse.location_pk).values(last_updated=now)
             )

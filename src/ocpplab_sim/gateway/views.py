@@ -37,8 +37,11 @@ __all__ = [
     "cpo_view",
     "gateway_locations",
     "ocpi_connector",
+    "ocpi_connector_211",
     "ocpi_evse",
+    "ocpi_evse_211",
     "ocpi_locations",
+    "ocpi_locations_211",
     "report_view",
     "versions_url",
 ]
@@ -219,6 +222,57 @@ async def ocpi_locations(
             )
         )
     return result
+
+
+def ocpi_connector_211(evse: Evse) -> ocpi.Connector211:
+    """2.1.1 mod_locations §8.3.3: ``voltage``/``amperage``."""
+    return ocpi.Connector211(
+        id="1",
+        standard=evse.standard,
+        format=evse.format,
+        power_type=evse.power_type,
+        voltage=evse.max_voltage,
+        amperage=evse.max_amperage,
+        last_updated=evse.connector_last_updated,
+    )
+
+
+def ocpi_evse_211(evse: Evse) -> ocpi.Evse211:
+    return ocpi.Evse211(
+        uid=evse.uid,
+        evse_id=evse.evse_id,
+        status=evse.ocpi_status,
+        connectors=[ocpi_connector_211(evse)],
+        last_updated=evse.last_updated,
+    )
+
+
+async def ocpi_locations_211(
+    session: AsyncSession, cpo: Cpo, locations: Sequence[Location]
+) -> list[ocpi.Location211]:
+    """OCPI 2.1.1 Location objects (mod_locations §8.3.1) for ``locations``; a location
+    without a postal code gets ``""`` (the field is required in 2.1.1)."""
+    chargers, evses = await _network(session, locations)
+    return [
+        ocpi.Location211(
+            id=loc.ocpi_id,
+            type=loc.location_type,
+            name=loc.name,
+            address=loc.address,
+            city=loc.city,
+            postal_code=loc.postal_code or "",
+            country=loc.country,
+            coordinates=ocpi.GeoLocation(
+                latitude=f"{loc.latitude:.6f}", longitude=f"{loc.longitude:.6f}"
+            ),
+            evses=[ocpi_evse_211(ev) for ch in chargers[loc.pk] for ev in evses[ch.pk]],
+            operator=ocpi.BusinessDetails(name=loc.owner_name),
+            time_zone=loc.time_zone,
+            opening_times=ocpi.Hours(twentyfourseven=True),
+            last_updated=loc.last_updated,
+        )
+        for loc in locations
+    ]
 
 
 def command_view(row: OcppCommand) -> api.CommandResult:
