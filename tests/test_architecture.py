@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "launcher": {"gateway", "errors"},
     "cli": {"runner", "launcher", "reports", "scenario", "load", "chargers", "errors"},
     "gateway": set(),
-    "load": {"fleet", "errors"},
+    "load": {"fleet", "errors", "launcher", "gateway_client"},
 }
 
 

@@ -18,12 +18,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from ocpplab_sim.emsp import EmspReceiver
 from ocpplab_sim.errors import ConnectivityError, GatewayApiError, InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet
-from ocpplab_sim.gateway_client import Cpo, GatewayClient, Party
+from ocpplab_sim.gateway_client import Cpo, GatewayClient, Party, csms_url_for
 from ocpplab_sim.gateway_client import Topology as GatewayTopology
 from ocpplab_sim.ocpi_client import OcpiClient
 from ocpplab_sim.scenario.engine import Engine
@@ -52,7 +51,6 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "RunControl",
     "RunOptions",
-    "csms_url_for",
     "inline_topology",
     "neutral_topology",
     "run_scenario",
@@ -215,13 +213,6 @@ class _Gateway:
             ),
             messages=dict(report.messages),
         )
-
-
-def csms_url_for(gateway_url: str) -> str:
-    """The reference gateway's central system: ``ws(s)://host:port/ocpp``."""
-    parts = urlsplit(gateway_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ocpp", "", ""))
 
 
 async def run_scenario(

@@ -440,3 +440,29 @@ async def test_create_cpo_sends_the_security_profile_when_given() -> None:
         )
     assert "ocpp_security_profile" not in sent[0]
     assert sent[1]["ocpp_security_profile"] == 1
+
+
+async def test_create_cpo_sends_template_params_only_when_given() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(202, json=cpo_payload())
+
+    client, _ = client_for(handler)
+    async with client:
+        await client.create_cpo("large-network", Party(country_code="FR", party_id="ABC"))
+        await client.create_cpo(
+            "large-network",
+            Party(country_code="FR", party_id="ABC"),
+            template_params={"locations": 3, "chargers_per_location": 4},
+        )
+    assert "template_params" not in sent[0]
+    assert sent[1]["template_params"] == {"locations": 3, "chargers_per_location": 4}
+
+
+def test_csms_url_follows_the_gateway_url() -> None:
+    from ocpplab_sim.gateway_client import csms_url_for
+
+    assert csms_url_for("http://127.0.0.1:8080") == "ws://127.0.0.1:8080/ocpp"
+    assert csms_url_for("https://gw.example.test/base/") == "wss://gw.example.test/base/ocpp"

@@ -97,6 +97,7 @@ class OcppConnection:
         lenient: bool = False,
         max_size: int = 65536,
         write_limit: int = 4096,
+        source_address: str | None = None,
     ) -> None:
         self.url = url
         self.subprotocol = subprotocol
@@ -109,6 +110,8 @@ class OcppConnection:
         self._max_size = max_size
         self._write_limit = write_limit
         self._held = False
+        #: local IP address every (re)connect binds to (None: the system chooses)
+        self.source_address = source_address
         self._auth = auth
         self._ssl = ssl_context
         self._open_timeout_s = open_timeout_s
@@ -262,6 +265,9 @@ class OcppConnection:
 
     async def _connect(self) -> ClientConnection:
         headers = {"Authorization": self._auth.header()} if self._auth else None
+        extra: dict[str, Any] = {}
+        if self.source_address is not None:
+            extra["local_addr"] = (self.source_address, 0)
         try:
             ws = await connect(
                 self.url,
@@ -275,6 +281,7 @@ class OcppConnection:
                 max_queue=4,
                 write_limit=self._write_limit,
                 ping_interval=None,
+                **extra,
             )
         except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
             raise CsmsUnreachable(f"{self.url}: {type(exc).__name__}: {exc}") from exc

@@ -112,6 +112,7 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
             lenient=mode == "lenient",
             auth=auth,
             ssl_context=ssl_context or ssl_context_for(config),
+            source_address=config.source_address,
         )
         self._conn.on_refused = self._credentials_refused
         self._state_file: Path | None = None

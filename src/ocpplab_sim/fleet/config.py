@@ -40,6 +40,8 @@ class ChargePointConfig:
     HTTP Basic auth (profile 1, with wss 2); ``ca_file`` is the CA bundle that verifies a wss
     central system; ``cert_file``/``key_file`` are the client certificate (profile 3).
     ``firmware_step_s`` paces firmware and log-upload status sequences.
+    ``source_address`` binds the websocket's local end to that IP address (e.g. ``127.0.0.2``
+    from a loopback pool, past the ephemeral-port limit of one source address).
     """
 
     identity: str
@@ -63,6 +65,7 @@ class ChargePointConfig:
     key_file: str | None = None
     firmware_step_s: float = 1.0
     firmware_version: str = "1.0.0"
+    source_address: str | None = None
 
     def __post_init__(self) -> None:
         if not self.identity or "/" in self.identity:

@@ -4,7 +4,7 @@ Errors surface only as :mod:`ocpplab_sim.errors` types (GatewayUnreachable, Gate
 ProvisioningError).
 """
 
-from ocpplab_sim.gateway_client.client import GatewayClient, describe_detail
+from ocpplab_sim.gateway_client.client import GatewayClient, csms_url_for, describe_detail
 from ocpplab_sim.gateway_client.models import (
     ChargerInfo,
     ChargerSummary,
@@ -60,5 +60,6 @@ __all__ = [
     "TopologyCounts",
     "TopologyEvse",
     "TopologyLocation",
+    "csms_url_for",
     "describe_detail",
 ]

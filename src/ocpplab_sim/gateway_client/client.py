@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import anyio
 import httpx
@@ -75,6 +75,13 @@ def _describe_validation(exc: ValidationError) -> str:
     if len(errors) > _MAX_LISTED_ERRORS:
         parts.append(f"... {len(errors) - _MAX_LISTED_ERRORS} more")
     return "; ".join(parts)
+
+
+def csms_url_for(gateway_url: str) -> str:
+    """The gateway's OCPP central system base (contract: ``ws(s)://HOST:PORT/ocpp``)."""
+    parts = urlsplit(gateway_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ocpp", "", ""))
 
 
 class GatewayClient:
@@ -177,6 +184,7 @@ class GatewayClient:
         idempotency_key: str | None = None,
         mapping_profile: str | None = None,
         ocpp_security_profile: int | None = None,
+        template_params: Mapping[str, Any] | None = None,
     ) -> Cpo:
         """Create a CPO from a template (``POST /ocpi/cpos``).
 
@@ -194,6 +202,7 @@ class GatewayClient:
             ("idempotency_key", idempotency_key),
             ("mapping_profile", mapping_profile),
             ("ocpp_security_profile", ocpp_security_profile),
+            ("template_params", dict(template_params) if template_params else None),
         ):
             if value is not None:
                 body[key] = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import Any
 from ocpplab_sim.errors import InputError
 from ocpplab_sim.load.html import to_html
 from ocpplab_sim.load.merge import merge_load_reports
+from ocpplab_sim.load.prometheus import PrometheusExporter
 from ocpplab_sim.load.runner import run_load
 from ocpplab_sim.load.shapes import SHAPES, parse_shape
 from ocpplab_sim.load.shard import Shard, shard_from_env
-from ocpplab_sim.load.worker import WorkerPlan
+from ocpplab_sim.load.template import parse_template_params, provisioned
+from ocpplab_sim.load.worker import ChargerSpec, WorkerPlan
 
 __all__ = ["add_load_parser", "add_report_parser", "run_load_command", "run_report_command"]
 
@@ -41,8 +44,21 @@ def add_load_parser(commands: Any) -> None:
         description="Connect a fleet of simulated chargers to a central system along a load "
         "shape; report latencies (HDR histograms) and errors. Loopback or your own hosts only.",
     )
-    load.add_argument("--csms-url", required=True, help="central system base URL (ws:// or wss://)")
-    load.add_argument("--chargers", type=int, default=100, help="fleet size (all shards together)")
+    load.add_argument("--csms-url", help="central system base URL (ws:// or wss://)")
+    load.add_argument(
+        "--template",
+        help="take the chargers from this template, provisioned on a gateway for the run "
+        "(instead of --csms-url)",
+    )
+    load.add_argument(
+        "--template-param", action="append", metavar="NAME=VALUE", help="template parameter"
+    )
+    load.add_argument("--gateway-url", help="gateway for --template (default: embedded)")
+    load.add_argument("--token", default="load-token", help="gateway token for --template")
+    load.add_argument("--security-profile", type=int, choices=(0, 1), default=0)
+    load.add_argument(
+        "--chargers", type=int, help="fleet size (all shards together; default 100, or all)"
+    )
     load.add_argument("--shape", choices=SHAPES, default="ramp")
     load.add_argument("--duration", type=_duration, default=60.0, help="e.g. 60s, 5m")
     load.add_argument("--ramp", type=_duration, help="ramp time of the ramp shape")
@@ -65,6 +81,25 @@ def add_load_parser(commands: Any) -> None:
     load.add_argument("--report", type=Path, metavar="PATH", help="write the JSON report")
     load.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report")
     load.add_argument("--quiet", action="store_true", help="no live progress")
+    load.add_argument(
+        "--prometheus",
+        type=int,
+        metavar="PORT",
+        help="serve live metrics for Prometheus on http://127.0.0.1:PORT/metrics (0: any port)",
+    )
+    load.add_argument(
+        "--validation",
+        choices=("strict", "lenient", "off"),
+        help="schema checks of every frame (default: lenient, violations logged)",
+    )
+    load.add_argument(
+        "--source-addresses",
+        type=int,
+        default=0,
+        metavar="N",
+        help="bind chargers to 127.0.0.2 … round-robin over N loopback addresses "
+        "(past the ephemeral ports of one address; loopback central systems only)",
+    )
 
 
 def add_report_parser(commands: Any) -> None:
@@ -77,9 +112,18 @@ def add_report_parser(commands: Any) -> None:
     merge.add_argument("--html", type=Path, help="write the merged HTML report here")
 
 
-def _plan(args: argparse.Namespace) -> tuple[WorkerPlan, Shard]:
-    if not args.csms_url.startswith(("ws://", "wss://")):
+def _plan(
+    args: argparse.Namespace, chargers: tuple[ChargerSpec, ...] = ()
+) -> tuple[WorkerPlan, Shard]:
+    if chargers:
+        args.chargers = min(args.chargers or len(chargers), len(chargers))
+        chargers = chargers[: args.chargers]
+    elif args.chargers is None:
+        args.chargers = 100
+    if args.csms_url is None or not args.csms_url.startswith(("ws://", "wss://")):
         raise InputError(f"--csms-url must start with ws:// or wss://, got {args.csms_url!r}")
+    if args.source_addresses < 0 or (args.prometheus is not None and args.prometheus < 0):
+        raise InputError("--source-addresses and --prometheus must be ≥ 0")
     if args.connectors < 1 or (args.workers != "auto" and not str(args.workers).isdigit()):
         raise InputError("--connectors must be ≥ 1 and --workers 'auto' or a whole number")
     try:
@@ -106,22 +150,55 @@ def _plan(args: argparse.Namespace) -> tuple[WorkerPlan, Shard]:
         session_s=args.session_length,
         seed=args.seed,
         meter_interval_s=args.meter_interval,
+        validation=args.validation,
+        source_addresses=args.source_addresses,
+        chargers=chargers,
     )
     return plan, shard
 
 
 def _progress(point: dict[str, Any]) -> None:
     print(
-        f"  t={point['t']:>4}s  connected {point['connected']:>6}  charging {point['charging']:>5}"
-        f"  {point['messages']:>7} msg/s  p50 {point['p50_s'] * 1000:7.1f} ms"
-        f"  p99 {point['p99_s'] * 1000:7.1f} ms",
+        f"  t={point['t']:>4}s  connected {point['connected']:>6}  booted {point['booted']:>6}"
+        f"  charging {point['charging']:>5}  sessions {point['sessions']:>6}"
+        f"  errors {point['errors']:>4}  {point['messages']:>7} msg/s"
+        f"  p50 {point['p50_s'] * 1000:7.1f} ms  p99 {point['p99_s'] * 1000:7.1f} ms",
         flush=True,
     )
 
 
 def run_load_command(args: argparse.Namespace) -> int:
     """Run ``load``; exit 0 when every call was answered and no error was counted, else 1."""
-    plan, shard = _plan(args)
+    if args.template is None:
+        if args.csms_url is None:
+            raise InputError("give --csms-url URL or --template NAME")
+        return _run(args)
+    if args.csms_url is not None:
+        raise InputError("--csms-url and --template exclude each other")
+    params = parse_template_params(args.template_param)
+    return asyncio.run(_run_template(args, params))
+
+
+async def _run_template(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    print(f"▶ provisioning template {args.template} {params or ''}".rstrip(), flush=True)
+    async with provisioned(
+        args.template,
+        params,
+        gateway_url=args.gateway_url,
+        token=args.token,
+        security_profile=args.security_profile,
+    ) as network:
+        print(
+            f"  CPO {network.cpo_id} ready: {len(network.chargers)} chargers at {network.csms_url}",
+            flush=True,
+        )
+        args.csms_url = network.csms_url
+        # the run blocks; the embedded gateway keeps serving on this loop meanwhile
+        return await asyncio.to_thread(_run, args, network.chargers)
+
+
+def _run(args: argparse.Namespace, chargers: tuple[ChargerSpec, ...] = ()) -> int:
+    plan, shard = _plan(args, chargers)
     for path in (args.report, args.html):
         if path is not None and not path.parent.exists():
             raise InputError(f"{path}: the folder {path.parent} does not exist")
@@ -130,13 +207,32 @@ def run_load_command(args: argparse.Namespace) -> int:
         f"{args.duration:g}s, shard {shard.index}/{shard.count}, workers {args.workers}",
         flush=True,
     )
-    result = run_load(
-        plan,
-        shard=shard,
-        workers=args.workers,
-        progress=None if args.quiet else _progress,
-        settings={"argv": sys.argv[1:]},
-    )
+    exporter: PrometheusExporter | None = None
+    if args.prometheus is not None:
+        exporter = PrometheusExporter(args.prometheus)
+        try:
+            port = exporter.start()
+        except OSError as exc:
+            raise InputError(str(exc)) from exc
+        print(f"  Prometheus metrics on http://127.0.0.1:{port}/metrics", flush=True)
+
+    def progress(point: dict[str, Any]) -> None:
+        if exporter is not None:
+            exporter.update(point)
+        if not args.quiet:
+            _progress(point)
+
+    try:
+        result = run_load(
+            plan,
+            shard=shard,
+            workers=args.workers,
+            progress=progress,
+            settings={"argv": sys.argv[1:]},
+        )
+    finally:
+        if exporter is not None:
+            exporter.close()
     _write(result.report, args.report, args.html)
     return _summary(result.report)
 

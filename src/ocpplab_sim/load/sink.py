@@ -4,10 +4,13 @@ It accepts any identity on ``ws://HOST:PORT/{identity}`` with subprotocol ``ocpp
 ``ocpp2.0.1`` and answers every charger-initiated CALL with a schema-valid CALLRESULT built
 without the ``ocpp`` library (so the harness, not the sink, dominates what a benchmark measures).
 ``drop_every`` closes a connection after that many CALLs — a central system that drops
-connections, for fault tests. Loopback only by default.
+connections, for fault tests. A connection on the path ``/echo`` echoes every frame back (the
+raw websocket round trip a benchmark compares the harness with). Loopback only by default.
 
-Run it in its own process: ``python -m ocpplab_sim.load.sink [--host H] [--port P]``; the first
-line on standard output is ``listening on ws://HOST:PORT``.
+Run it in its own process: ``python -m ocpplab_sim.load.sink [--host H] [--port P]
+[--processes N]``; the first line on standard output is ``listening on ws://HOST:PORT``. With
+``--processes N`` N processes share the port through SO_REUSEPORT (the kernel spreads the
+connections), for when one process's core is what limits a benchmark.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import asyncio
 import contextlib
 import itertools
 import json
+import multiprocessing
+import os
+import resource
 import signal
 import socket
 import sys
@@ -57,11 +63,13 @@ class CentralSystemSink:
         *,
         heartbeat_interval: int = 60,
         drop_every: int = 0,
+        reuse_port: bool = False,
     ) -> None:
         self._host = host
         self._port = port
         self.heartbeat_interval = heartbeat_interval
         self.drop_every = drop_every
+        self.reuse_port = reuse_port
         self.calls: Counter[str] = Counter()
         self.connections = 0
         self.dropped = 0
@@ -80,6 +88,8 @@ class CentralSystemSink:
         # IPPROTO_TCP so that asyncio turns Nagle off on accepted sockets.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((self._host, self._port))
         self._server = await serve(
             self._handle,
@@ -88,7 +98,7 @@ class CentralSystemSink:
             compression=None,
             max_size=2**20,
             ping_interval=None,
-            backlog=4096,
+            backlog=8192,
         )
         return self
 
@@ -99,6 +109,11 @@ class CentralSystemSink:
             self._server = None
 
     async def _handle(self, ws: ServerConnection) -> None:
+        if ws.request is not None and ws.request.path.endswith("/echo"):
+            with contextlib.suppress(ConnectionClosed):
+                async for raw in ws:
+                    await ws.send(raw)
+            return
         if ws.subprotocol is None:
             await ws.close(1002, "no OCPP subprotocol")
             return
@@ -170,18 +185,77 @@ _EMPTY_REPLIES = frozenset(
 )
 
 
-async def _main(host: str, port: int, heartbeat: int, drop_every: int) -> None:
+def raise_fd_limit() -> int:
+    """Raise RLIMIT_NOFILE as far as allowed (one descriptor per connection); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        if hard != resource.RLIM_INFINITY and hard < 1_048_576:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (1_048_576, 1_048_576))  # root only
+            return 1_048_576
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
+
+
+async def _main(
+    host: str,
+    port: int,
+    heartbeat: int,
+    drop_every: int,
+    *,
+    reuse_port: bool = False,
+    announce: bool = True,
+    ready: Any = None,
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with CentralSystemSink(
-        host, port, heartbeat_interval=heartbeat, drop_every=drop_every
+        host, port, heartbeat_interval=heartbeat, drop_every=drop_every, reuse_port=reuse_port
     ) as sink:
-        print(f"listening on {sink.url}", flush=True)
+        if ready is not None:
+            ready.set()
+        if announce:
+            print(f"listening on {sink.url}", flush=True)
         await stop.wait()
         total = sum(sink.calls.values())
         print(f"answered {total} calls on {sink.connections} connections", file=sys.stderr)
+
+
+def _serve_more(host: str, port: int, heartbeat: int, drop_every: int, ready: Any) -> None:
+    raise_fd_limit()
+    run_fast(_main(host, port, heartbeat, drop_every, reuse_port=True, announce=False, ready=ready))
+
+
+def _serve(host: str, port: int, heartbeat: int, drop_every: int, processes: int) -> None:
+    raise_fd_limit()
+    if processes <= 1:
+        run_fast(_main(host, port, heartbeat, drop_every))
+        return
+    if port == 0:  # choose a free port that all the processes then share
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    context = multiprocessing.get_context("spawn")
+    others = []
+    for _ in range(processes - 1):
+        ready = context.Event()
+        process = context.Process(
+            target=_serve_more, args=(host, port, heartbeat, drop_every, ready), daemon=True
+        )
+        process.start()
+        ready.wait(30)
+        others.append(process)
+    try:
+        run_fast(_main(host, port, heartbeat, drop_every, reuse_port=True))
+    finally:
+        for process in others:
+            if process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        for process in others:
+            process.join(10)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -190,8 +264,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--heartbeat-interval", type=int, default=60)
     parser.add_argument("--drop-every", type=int, default=0)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)"
+    )
     args = parser.parse_args(argv)
-    run_fast(_main(args.host, args.port, args.heartbeat_interval, args.drop_every))
+    _serve(args.host, args.port, args.heartbeat_interval, args.drop_every, args.processes)
 
 
 if __name__ == "__main__":

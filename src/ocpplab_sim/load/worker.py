@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,9 +26,38 @@ from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
 from ocpplab_sim.load.shapes import LoadShape
 from ocpplab_sim.load.shard import synthetic_identity
 
-__all__ = ["WorkerPlan", "run_worker"]
+__all__ = ["ChargerSpec", "WorkerPlan", "rss_kb", "run_worker", "source_address"]
 
 VersionMix = Literal["1.6", "2.0.1", "mixed"]
+Validation = Literal["strict", "lenient", "off"]
+
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
+_FIRST_SOURCE = int(ipaddress.IPv4Address("127.0.0.2"))
+
+
+def rss_kb() -> int:
+    """This process's resident memory in KB (0 where /proc is not available)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * _PAGE_KB
+    except OSError:
+        return 0
+
+
+def source_address(number: int, pool: int) -> str:
+    """The loopback source address of charger ``number`` in a pool of ``pool`` addresses:
+    127.0.0.2, 127.0.0.3, … round-robin (each address has its own ephemeral ports)."""
+    return str(ipaddress.IPv4Address(_FIRST_SOURCE + number % pool))
+
+
+@dataclass(frozen=True)
+class ChargerSpec:
+    """One charger taken from a provisioned topology instead of synthesised."""
+
+    identity: str
+    ocpp_version: Literal["1.6", "2.0.1"]
+    evse_count: int
+    password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,12 +80,30 @@ class WorkerPlan:
     report_every_s: float = 1.0
     stop_timeout_s: float = 20.0
     worker: int = 0
+    validation: Validation | None = None
+    source_addresses: int = 0
+    chargers: tuple[ChargerSpec, ...] = ()
+    max_connecting: int = 256
 
     @property
     def size(self) -> int:
         return self.last - self.first
 
     def config(self, number: int) -> ChargePointConfig:
+        source = source_address(number, self.source_addresses) if self.source_addresses else None
+        if self.chargers:
+            spec = self.chargers[number]
+            return ChargePointConfig(
+                identity=spec.identity,
+                ocpp_version=spec.ocpp_version,
+                evse_count=spec.evse_count,
+                csms_url=self.csms_url,
+                meter_interval_s=self.meter_interval_s,
+                seed=self.seed * 1_000_003 + number,
+                validation=self.validation,
+                password=spec.password,
+                source_address=source,
+            )
         version: Literal["1.6", "2.0.1"]
         if self.ocpp_version == "mixed":
             version = "1.6" if number % 2 == 0 else "2.0.1"
@@ -66,7 +116,39 @@ class WorkerPlan:
             csms_url=self.csms_url,
             meter_interval_s=self.meter_interval_s,
             seed=self.seed * 1_000_003 + number,
+            validation=self.validation,
+            source_address=source,
         )
+
+
+class _Pool:
+    """A set of charger numbers with O(1) add, remove and random pick (swap-remove)."""
+
+    def __init__(self) -> None:
+        self._items: list[int] = []
+        self._where: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, number: int) -> None:
+        if number not in self._where:
+            self._where[number] = len(self._items)
+            self._items.append(number)
+
+    def discard(self, number: int) -> None:
+        index = self._where.pop(number, None)
+        if index is None:
+            return
+        last = self._items.pop()
+        if last != number:
+            self._items[index] = last
+            self._where[last] = index
+
+    def pop(self, rng: random.Random | None = None) -> int:
+        number = self._items[rng.randrange(len(self._items))] if rng else self._items[-1]
+        self.discard(number)
+        return number
 
 
 @dataclass
@@ -75,6 +157,12 @@ class _State:
     interval: LatencyHistogram = field(default_factory=LatencyHistogram)
     interval_messages: int = 0
     pending: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    booted: int = 0
+    sessions: int = 0
+    errors: int = 0
+
+
+_CUT_OFF_S = 2.0
 
 
 class _Worker:
@@ -83,10 +171,11 @@ class _Worker:
         self.publish = publish
         self.state = _State()
         self.rng = random.Random(plan.seed * 7919 + plan.worker)
-        self.idle: list[int] = list(range(plan.first, plan.last))
+        self.idle: deque[int] = deque(range(plan.first, plan.last))
         self.connected: dict[int, SimulatedChargePoint] = {}
         self.connecting = 0
         self.charging: set[int] = set()
+        self.free = _Pool()  # connected and not charging
         self.tasks: set[asyncio.Task[None]] = set()
 
     # every frame of every charger passes here: keep it cheap
@@ -111,7 +200,12 @@ class _Worker:
         state.metrics.record(action, latency)
         state.interval.record(latency)
         if kind == 4:
+            state.errors += 1
             state.metrics.count(f"errors.callerror.{action}")
+
+    def error(self, name: str) -> None:
+        self.state.errors += 1
+        self.state.metrics.count(name)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -119,12 +213,13 @@ class _Worker:
         task.add_done_callback(self.tasks.discard)
 
     async def connect(self, number: int) -> None:
-        point = SimulatedChargePoint(self.plan.config(number), on_frame=self.on_frame)
+        config = self.plan.config(number)
+        point = SimulatedChargePoint(config, on_frame=self.on_frame)
         started = time.monotonic()
         try:
             await point.start()
         except OcpplabError as exc:
-            self.state.metrics.count(f"errors.connect.{type(exc).__name__}")
+            self.error(f"errors.connect.{type(exc).__name__}")
             await point.stop()
             self.idle.append(number)
             return
@@ -132,10 +227,13 @@ class _Worker:
             self.connecting -= 1
         self.state.metrics.record("connect+boot", time.monotonic() - started)
         self.state.metrics.count("connected")
+        self.state.booted += 1
         self.connected[number] = point
+        self.free.add(number)
 
     async def disconnect(self, number: int) -> None:
         point = self.connected.pop(number)
+        self.free.discard(number)
         await point.stop()
         self.state.metrics.count("reconnects", point.reconnects)
         self.state.metrics.count("disconnected")
@@ -146,18 +244,22 @@ class _Worker:
         if point is None:
             return
         self.charging.add(number)
+        self.free.discard(number)
         metrics = self.state.metrics
         try:
             await point.start_charging(1, f"LD{number % 10**8:08d}")
             metrics.count("sessions.started")
+            self.state.sessions += 1
             await asyncio.sleep(self.plan.session_s)
             await point.stop_charging(1)
             await point.unplug(1)
             metrics.count("sessions.completed")
         except OcpplabError as exc:
-            metrics.count(f"errors.session.{type(exc).__name__}")
+            self.error(f"errors.session.{type(exc).__name__}")
         finally:
             self.charging.discard(number)
+            if number in self.connected:
+                self.free.add(number)
 
     def snapshot(self, elapsed: float, *, final: bool = False) -> dict[str, Any]:
         state = self.state
@@ -169,6 +271,11 @@ class _Worker:
             "charging": len(self.charging),
             "messages": state.interval_messages,
             "latency": state.interval.encode(),
+            "booted": state.booted,
+            "sessions": state.sessions,
+            "errors": state.errors,
+            "rss_kb": rss_kb(),
+            "cpu_s": time.process_time(),
             "final": final,
         }
         state.interval = LatencyHistogram()
@@ -192,26 +299,35 @@ class _Worker:
             wanted = min(plan.size, round(target.chargers * share))
             connect_tokens = min(connect_tokens + target.connect_rate * share * dt, max(wanted, 1))
             while (
-                self.idle and len(self.connected) + self.connecting < wanted and connect_tokens >= 1
+                self.idle
+                and len(self.connected) + self.connecting < wanted
+                and connect_tokens >= 1
+                and self.connecting < plan.max_connecting
             ):
                 connect_tokens -= 1
                 self.connecting += 1
-                self.spawn(self.connect(self.idle.pop(0)))
+                self.spawn(self.connect(self.idle.popleft()))
             surplus = len(self.connected) - wanted
-            if surplus > 0:
-                for number in [n for n in self.connected if n not in self.charging][:surplus]:
-                    self.spawn(self.disconnect(number))
+            while surplus > 0 and self.free:
+                surplus -= 1
+                number = self.free.pop()
+                self.spawn(self.disconnect(number))
             session_tokens += target.session_rate * share * dt
-            free = [n for n in self.connected if n not in self.charging]
-            while session_tokens >= 1 and free:
+            while session_tokens >= 1 and self.free:
                 session_tokens -= 1
-                self.spawn(self.session(free.pop(self.rng.randrange(len(free)))))
+                self.spawn(self.session(self.free.pop(self.rng)))
             if elapsed >= next_report:
                 next_report += plan.report_every_s
                 self.publish(self.snapshot(elapsed))
             await asyncio.sleep(plan.tick_s)
+        stopping = time.time()
         await self.wind_down()
-        self.state.metrics.count("unanswered", len(self.state.pending))
+        # A call sent just before the end is cut off, not lost: only older ones count as lost.
+        cut_off = sum(
+            1 for _action, sent in self.state.pending.values() if sent > stopping - _CUT_OFF_S
+        )
+        self.state.metrics.count("unanswered", len(self.state.pending) - cut_off)
+        self.state.metrics.count("in_flight_at_stop", cut_off)
         self.publish(self.snapshot(time.monotonic() - start, final=True))
         return self.state.metrics.to_dict()
 

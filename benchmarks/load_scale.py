@@ -1,0 +1,287 @@
+"""Load-generator benchmark (loopback only, bounded, self-stopping).
+
+Against the minimal central system (``python -m ocpplab_sim.load.sink``) in separate processes
+it measures, in one run:
+
+1. CPU µs per OCPP call of one load charger (SimulatedChargePoint with the load worker's frame
+   hook, sequential Heartbeats) next to the raw round trip of the same websocket library on the
+   same server (``websockets``, a 60-byte frame echoed on ``/echo``), and their ratio;
+2. a boot storm: ``--chargers`` chargers (default 20,000) connect and boot through the load
+   worker in ``--workers`` processes, source addresses 127.0.0.2, 127.0.0.3, … round-robin;
+   connect+boot per second and harness memory per charger (RSS growth of the worker processes);
+3. a steady hold of ``--hold`` seconds with every charger heartbeating every ``--heartbeat``
+   seconds (20,000 / 10 s = 2,000 calls/s): calls/s, p50/p99 call latency, harness CPU per call
+   at that load, and lost messages (calls never answered, errors, reconnects).
+
+Run: ``python benchmarks/load_scale.py [--chargers 20000] [--heartbeat 10] [--hold 60]
+[--workers 2] [--sink-processes 2] [--source-addresses 16]``. Bounded: it stops after the hold
+(plus the boot storm, at most ``--boot-budget`` seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import multiprocessing
+import queue
+import subprocess
+import sys
+import time
+from typing import Any
+
+from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
+from ocpplab_sim.load.shapes import Steady
+from ocpplab_sim.load.sink import raise_fd_limit, run_fast
+from ocpplab_sim.load.worker import WorkerPlan, rss_kb, run_worker
+
+FRAME = json.dumps([2, "000001", "Heartbeat", {"pad": "x" * 24}])  # ~60 bytes
+
+
+class Sink:
+    """The minimal central system in its own process(es); terminated on close."""
+
+    def __init__(self, heartbeat: int, processes: int) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ocpplab_sim.load.sink",
+                "--heartbeat-interval",
+                str(heartbeat),
+                "--processes",
+                str(processes),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"sink did not start: {line!r}")
+        self.url = line.split()[-1]
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+async def raw_round_trip(url: str, calls: int) -> float:
+    """Client CPU µs per echoed 60-byte frame with plain websockets."""
+    from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
+
+    async with connect(
+        f"{url}/echo",
+        subprotocols=[Subprotocol("ocpp1.6")],
+        compression=None,
+        proxy=None,
+        ping_interval=None,
+    ) as ws:
+        for _ in range(300):
+            await ws.send(FRAME)
+            await ws.recv()
+        cpu = time.process_time()
+        for _ in range(calls):
+            await ws.send(FRAME)
+            await ws.recv()
+        return (time.process_time() - cpu) / calls * 1e6
+
+
+async def harness_call(url: str, calls: int, validation: str) -> float:
+    """Client CPU µs per Heartbeat of one load charger (the worker's hook records latencies)."""
+    from ocpplab_sim.fleet import SimulatedChargePoint
+    from ocpplab_sim.load.worker import _Worker
+
+    plan = WorkerPlan(url, 0, 1, 1, Steady(1, 1), validation=validation)  # type: ignore[arg-type]
+    worker = _Worker(plan, lambda _snapshot: None)
+    point = SimulatedChargePoint(plan.config(0), on_frame=worker.on_frame)
+    await point.start()
+    try:
+        for _ in range(300):
+            await point.send_raw("Heartbeat", {})
+        cpu = time.process_time()
+        for _ in range(calls):
+            await point.send_raw("Heartbeat", {})
+        spent = (time.process_time() - cpu) / calls * 1e6
+    finally:
+        await point.stop()
+    assert worker.state.metrics.histograms["Heartbeat"].count >= calls + 300
+    return spent
+
+
+def _worker_child(plan: WorkerPlan, out: Any) -> None:
+    raise_fd_limit()
+    gc.collect()
+    out.put(("baseline", plan.worker, rss_kb()))
+    try:
+        final = run_fast(run_worker(plan, lambda snap: out.put(("snap", time.time(), snap))))
+        out.put(("done", plan.worker, final))
+    except BaseException as exc:
+        out.put(("failed", plan.worker, f"{type(exc).__name__}: {exc}"))
+
+
+def scale_run(args: argparse.Namespace, url: str) -> None:
+    n, workers = args.chargers, args.workers
+    duration = args.boot_budget + args.hold
+    shape = Steady(n, duration, connect_rate=args.connect_rate)
+    plans = []
+    for index in range(workers):
+        first, last = n * index // workers, n * (index + 1) // workers
+        plans.append(
+            WorkerPlan(
+                url,
+                first,
+                last,
+                n,
+                shape,
+                worker=index,
+                report_every_s=0.25,
+                validation=args.validation,
+                source_addresses=args.source_addresses,
+                meter_interval_s=3600,
+            )
+        )
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    processes = [context.Process(target=_worker_child, args=(p, out), daemon=True) for p in plans]
+    started = time.time()
+    for process in processes:
+        process.start()
+    baseline: dict[int, int] = {}
+    finals: dict[int, dict[str, Any]] = {}
+    snaps: list[tuple[float, dict[str, Any]]] = []
+    deadline = time.monotonic() + duration + 120
+    while len(finals) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers did not finish")
+        try:
+            kind, key, value = out.get(timeout=1)
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in processes):
+                raise RuntimeError("a worker died") from None
+            continue
+        if kind == "baseline":
+            baseline[key] = value
+        elif kind == "snap":
+            snaps.append((key, value))
+        elif kind == "done":
+            finals[key] = value
+        else:
+            raise RuntimeError(f"worker {key} failed: {value}")
+    for process in processes:
+        process.join(10)
+
+    # boot storm: when did every worker have its whole slice connected?
+    done_at: dict[int, float] = {}
+    first_seen: dict[int, float] = {}
+    for at, snap in snaps:
+        first_seen.setdefault(snap["worker"], at - snap["t"])
+        size = plans[snap["worker"]].size
+        if snap["connected"] >= size and snap["worker"] not in done_at:
+            done_at[snap["worker"]] = at
+    run_start = min(first_seen.values())
+    totals = LoadMetrics()
+    for final in finals.values():
+        totals.merge(LoadMetrics.from_dict(final))
+    counters = totals.counters
+    boot = totals.histograms.get("connect+boot", LatencyHistogram())
+    if len(done_at) == workers:
+        storm_s = max(done_at.values()) - run_start
+        print(
+            f"boot storm: {n} chargers connected+booted in {storm_s:.1f} s = "
+            f"{n / storm_s:,.0f} connect+boot/s (connect+boot p50 {boot.percentile(50) * 1e3:.0f} ms, "
+            f"p99 {boot.percentile(99) * 1e3:.0f} ms; {workers} worker processes, "
+            f"{args.sink_processes} sink processes, {args.source_addresses} source addresses)"
+        )
+        all_connected = max(done_at.values())
+    else:
+        print(f"boot storm: NOT all connected ({counters.get('connected', 0)}/{n})")
+        all_connected = run_start + args.boot_budget
+
+    # steady window: from 2 s after everyone is connected to 1 s before the end
+    end = run_start + duration
+    window = [(at, s) for at, s in snaps if all_connected + 2 <= at <= end - 1 and not s["final"]]
+    by_worker: dict[int, list[tuple[float, dict[str, Any]]]] = {}
+    for at, snap in window:
+        by_worker.setdefault(snap["worker"], []).append((at, snap))
+    latency = LatencyHistogram()
+    messages = 0
+    cpu = 0.0
+    span = 0.0
+    rss_growth = 0
+    for worker, items in by_worker.items():
+        items.sort(key=lambda item: item[0])
+        for _at, snap in items[1:]:
+            messages += snap["messages"]
+            latency.add_encoded(snap["latency"])
+        cpu += items[-1][1]["cpu_s"] - items[0][1]["cpu_s"]
+        span = max(span, items[-1][0] - items[0][0])
+        rss_growth += max(s["rss_kb"] for _a, s in items) - baseline[worker]
+    calls = messages / 2
+    held = max(1, counters.get("connected", 0) - counters.get("disconnected", 0))
+    print(
+        f"memory: {rss_growth / held:.1f} KB per connected charger (RSS growth of the worker "
+        f"processes, total {rss_growth / 1024:.0f} MB for {held})"
+    )
+    if span > 0:
+        print(
+            f"steady hold: {span:.0f} s, {calls / span:,.0f} calls/s answered, "
+            f"call latency p50 {latency.percentile(50) * 1e3:.2f} ms, "
+            f"p99 {latency.percentile(99) * 1e3:.2f} ms, p99.9 {latency.percentile(99.9) * 1e3:.2f} ms, "
+            f"max {latency.max * 1e3:.1f} ms"
+        )
+        print(
+            f"harness CPU at that load: {cpu / calls * 1e6:.0f} µs per call "
+            f"({cpu / span * 100:.0f} % of a core for {workers} workers)"
+        )
+    errors = {k: v for k, v in counters.items() if k.startswith("errors.") and v}
+    lost = counters.get("unanswered", 0)
+    print(f"counters: {dict(sorted(counters.items()))}")
+    print(
+        f"lost messages: {lost} unanswered, {counters.get('reconnects', 0)} reconnects, "
+        f"errors {errors or 'none'}; {counters.get('in_flight_at_stop', 0)} calls in flight "
+        f"when the run stopped; heartbeats answered in total "
+        f"{totals.histograms['Heartbeat'].count if 'Heartbeat' in totals.histograms else 0:,}"
+    )
+    print(f"wall time of the scale run: {time.time() - started:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--chargers", type=int, default=20_000)
+    parser.add_argument("--heartbeat", type=int, default=10)
+    parser.add_argument("--hold", type=float, default=60.0)
+    parser.add_argument("--boot-budget", type=float, default=25.0)
+    parser.add_argument("--connect-rate", type=float, default=100_000.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sink-processes", type=int, default=2)
+    parser.add_argument("--source-addresses", type=int, default=16)
+    parser.add_argument("--validation", choices=("off", "lenient", "strict"), default="off")
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--skip-scale", action="store_true")
+    args = parser.parse_args()
+    print(f"fd limit raised to {raise_fd_limit()}")
+    sink = Sink(args.heartbeat, args.sink_processes)
+    try:
+        raw = run_fast(raw_round_trip(sink.url, args.calls))
+        print(f"raw websockets round trip (60-byte echo): {raw:6.1f} µs client CPU")
+        for validation in ("off", "lenient"):
+            mine = run_fast(harness_call(sink.url, args.calls, validation))
+            print(
+                f"load charger Heartbeat, validation {validation:<7}: {mine:6.1f} µs client CPU "
+                f"= {mine / raw:.2f}× the raw round trip"
+            )
+        if not args.skip_scale:
+            scale_run(args, sink.url)
+    finally:
+        sink.close()
+
+
+if __name__ == "__main__":
+    main()
