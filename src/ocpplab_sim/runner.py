@@ -14,17 +14,23 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ocpplab_sim.emsp import EmspReceiver
-from ocpplab_sim.errors import ConnectivityError, GatewayApiError, InputError, OcpplabError
+from ocpplab_sim.errors import InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet
 from ocpplab_sim.gateway_client import Cpo, GatewayClient, Party, csms_url_for
-from ocpplab_sim.gateway_client import Topology as GatewayTopology
 from ocpplab_sim.ocpi_client import OcpiClient
+from ocpplab_sim.runner_adapters import (
+    GatewayPorts,
+    OcpiViews,
+    PushViews,
+    inline_topology,
+    neutral_topology,
+)
 from ocpplab_sim.scenario.engine import Engine
 from ocpplab_sim.scenario.events import (
     Event,
@@ -35,17 +41,9 @@ from ocpplab_sim.scenario.events import (
     RunFinished,
     RunStarted,
 )
-from ocpplab_sim.scenario.model import InlineTopology, Scenario
-from ocpplab_sim.scenario.ports import (
-    ChargerPort,
-    CommandAnswer,
-    EvseView,
-    FrameLike,
-    PushView,
-    ReportView,
-    TransactionView,
-)
-from ocpplab_sim.topology import Charger, Evse, Topology
+from ocpplab_sim.scenario.model import Scenario
+from ocpplab_sim.scenario.ports import ChargerPort, FrameLike
+from ocpplab_sim.topology import Topology
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -142,79 +140,6 @@ class RunControl:
         return "wait"
 
 
-class _OcpiViews:
-    """Adapts the OCPI client to the engine's StatusSource."""
-
-    def __init__(self, client: OcpiClient) -> None:
-        self._client = client
-
-    async def evse_statuses(self) -> Mapping[str, EvseView]:
-        views = await self._client.evse_views()
-        return {
-            uid: EvseView(status=str(status.value), connectors=tuple(connectors))
-            for uid, (status, connectors) in views.items()
-        }
-
-
-class _Pushes:
-    """Adapts the eMSP receiver to the engine's PushSource."""
-
-    def __init__(self, receiver: EmspReceiver) -> None:
-        self._receiver = receiver
-
-    def pushes(self) -> Sequence[PushView]:
-        return [
-            PushView(
-                at=r.at,
-                method=r.method,
-                location_id=r.location_id,
-                evse_uid=r.evse_uid if r.connector_id is None else None,
-                body=r.body,
-                problems=r.problems,
-            )
-            for r in self._receiver.pushes()
-        ]
-
-
-class _Gateway:
-    """Adapts the Gateway API to the engine's CommandPort and ReportSource for one CPO."""
-
-    def __init__(self, client: GatewayClient, cpo_id: str) -> None:
-        self._client = client
-        self._cpo_id = cpo_id
-
-    async def command(
-        self, identity: str, action: str, payload: Mapping[str, Any], timeout_s: float
-    ) -> CommandAnswer:
-        try:
-            result = await self._client.command(
-                self._cpo_id, identity, action, payload, timeout_s=timeout_s
-            )
-        except GatewayApiError as exc:
-            if exc.status_code != 422:
-                raise
-            return CommandAnswer("refused", error={"description": str(exc)})
-        return CommandAnswer(result.status, result.response, result.error)
-
-    async def report(self) -> ReportView:
-        report = await self._client.report(self._cpo_id)
-        return ReportView(
-            transactions=tuple(
-                TransactionView(
-                    charger=t.station_id,
-                    number=t.ocpp_number,
-                    transaction_id=None if t.transaction_id is None else str(t.transaction_id),
-                    meter_start_wh=t.meter_start_wh,
-                    meter_stop_wh=t.meter_stop_wh,
-                    energy_wh=t.energy_wh,
-                    stopped=t.stopped_at is not None,
-                )
-                for t in report.transactions
-            ),
-            messages=dict(report.messages),
-        )
-
-
 async def run_scenario(
     scenario: Scenario,
     options: RunOptions,
@@ -291,7 +216,7 @@ class _Run:
         self.emit = emit
         self.teardown = teardown
         self.cpo_id: str | None = None
-        self.gateway: _Gateway | None = None
+        self.gateway: GatewayPorts | None = None
         self.passwords: dict[str, str] = {}
 
     async def _phase(self, name: str, detail: str, work: Awaitable[T]) -> T:
@@ -343,9 +268,9 @@ class _Run:
             scenario,
             topology,
             ports,
-            _OcpiViews(ocpi) if ocpi else None,
+            OcpiViews(ocpi) if ocpi else None,
             self.emit,
-            pushes=_Pushes(receiver) if receiver else None,
+            pushes=PushViews(receiver) if receiver else None,
             commands=self.gateway,
             reports=self.gateway,
             seed=options.seed,
@@ -438,7 +363,7 @@ class _Run:
             ocpp_security_profile=spec.ocpp_security_profile,
         )
         self.cpo_id = cpo.cpo_id
-        self.gateway = _Gateway(client, cpo.cpo_id)
+        self.gateway = GatewayPorts(client, cpo.cpo_id)
         self.teardown.push(
             f"delete CPO {cpo.cpo_id}",
             lambda: client.delete_cpo(cpo.cpo_id),
@@ -481,59 +406,3 @@ def _finished(name: str, outcome: Outcome, message: str, started: float) -> Even
     return PhaseFinished(
         phase=name, outcome=outcome, message=message, duration_s=time.monotonic() - started
     )
-
-
-def inline_topology(spec: InlineTopology) -> Topology:
-    """The engine's topology for a scenario's inline chargers (uids ``{identity}-{n}`` unless
-    given). Raises InputError for a duplicate identity or EVSE uid."""
-    chargers = []
-    for charger in spec.chargers:
-        written = (
-            tuple({} for _ in range(charger.evses))
-            if isinstance(charger.evses, int)
-            else tuple(e.model_dump(exclude_none=True) for e in charger.evses)
-        )
-        evses = tuple(
-            Evse(
-                uid=fields.get("uid") or f"{charger.identity}-{number}",
-                charger=charger.identity,
-                number=number,
-                location_id=charger.location,
-                topology_id=fields.get("topology_id"),
-            )
-            for number, fields in enumerate(written, start=1)
-        )
-        chargers.append(Charger(charger.identity, charger.ocpp_version, charger.location, evses))
-    try:
-        return Topology(tuple(chargers))
-    except ValueError as exc:
-        raise InputError(f"inline topology: {exc}") from exc
-
-
-def neutral_topology(network: GatewayTopology) -> Topology:
-    """The engine's version-neutral view of the gateway client's topology.
-
-    Raises ConnectivityError when the network has nothing to simulate.
-    """
-    chargers = tuple(
-        Charger(
-            identity=charger.identity,
-            ocpp_version=charger.ocpp_version,
-            location_id=charger.location_id,
-            evses=tuple(
-                Evse(
-                    uid=evse.evse_uid,
-                    charger=charger.identity,
-                    number=evse.ocpp_number,
-                    location_id=evse.location_id,
-                    ocpi_evse_id=evse.ocpi_evse_id,
-                    topology_id=evse.topology_id,
-                )
-                for evse in charger.evses
-            ),
-        )
-        for charger in network.chargers
-    )
-    if not chargers or any(not charger.evses for charger in chargers):
-        raise ConnectivityError(f"CPO {network.cpo_id} has a charger without EVSEs, or none")
-    return Topology(chargers)

@@ -51,11 +51,49 @@ class Clock:
 
 
 @dataclass
+class Armed:
+    """A fake armed answer (see SimulatedChargePoint.answer_next)."""
+
+    action: str
+    payload: dict[str, Any] | None
+    status: str | None
+    answered: dict[str, Any] | None = None
+    cancelled: bool = False
+
+    def cancel(self) -> bool:
+        if self.answered is not None or self.cancelled:
+            return False
+        self.cancelled = True
+        return True
+
+
+@dataclass
 class Port:
     identity: str
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     fail_with: Exception | None = None
     authorize_answer: str = "Accepted"
+    armed: list[Armed] = field(default_factory=list)
+    arm_error: Exception | None = None
+
+    def answer_next(
+        self, action: str, payload: dict[str, Any] | None = None, *, status: str | None = None
+    ) -> Armed:
+        if self.arm_error is not None:
+            raise self.arm_error
+        armed = Armed(action, payload, status)
+        self.armed.append(armed)
+        return armed
+
+    def receive(self, action: str) -> dict[str, Any] | None:
+        """A CALL of ``action`` arrives: the first waiting armed answer is used (None: none)."""
+        for armed in self.armed:
+            if armed.action == action and not armed.cancelled and armed.answered is None:
+                armed.answered = {**(armed.payload or {})}
+                if armed.status is not None:
+                    armed.answered["status"] = armed.status
+                return armed.answered
+        return None
 
     async def _do(self, *call: Any) -> None:
         self.calls.append(call)

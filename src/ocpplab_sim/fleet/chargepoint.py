@@ -31,7 +31,7 @@ from ocpplab_sim.connection import (
 from ocpplab_sim.errors import ChargePointError
 from ocpplab_sim.fleet.base import Payload
 from ocpplab_sim.fleet.config import ChargePointConfig, FrameRecord
-from ocpplab_sim.fleet.delivery import Delivery
+from ocpplab_sim.fleet.delivery import ArmedAnswer, Delivery
 from ocpplab_sim.fleet.lifecycle import Lifecycle
 from ocpplab_sim.fleet.operations import Operations
 from ocpplab_sim.fleet.security import RefusalWatchingConnection, SecurityEvents
@@ -139,6 +139,7 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
         self._evse_resets: set[int] = set()
         self._security_pending: list[tuple[str, float, str | None]] = []
         self._needs_boot = False
+        self._armed = {}
         self._state: Literal["new", "started", "stopped"] = "new"
 
     # -- public API ------------------------------------------------------------------------
@@ -340,6 +341,23 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
         self._require_started()
         await self._stop_all(StopReason.POWER_LOSS)
         await self._restart(reason, f"Power cycle (boot reason {reason})")
+
+    def answer_next(
+        self, action: str, payload: Payload | None = None, *, status: str | None = None
+    ) -> ArmedAnswer:
+        """Arm the answer to the next incoming CALL of ``action`` (answers armed for the same
+        action are used in order): ``payload`` replaces the simulator's answer, ``status`` fills
+        its status field. A refusal (e.g. ``Rejected``) skips what the request would have done.
+
+        The answer is checked against the official response schema now and, like every frame,
+        when it is sent: strict mode raises :class:`SchemaViolation`, lenient mode logs it.
+        ``cancel()`` on the result disarms it.
+        """
+        if payload is None and status is None:
+            raise ChargePointError(
+                f"{self.identity}: answer_next({action!r}) needs a payload or a status"
+            )
+        return self._arm(ArmedAnswer(action, payload, status))
 
     def status(self, evse: int) -> str:
         """The version-neutral status (1.6 ChargePointStatus vocabulary)."""

@@ -14,7 +14,13 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, model_validator
 
 from ocpplab_sim.scenario.base import Action, Expectation
-from ocpplab_sim.scenario.types import ChargerSelection, Duration, EvseSelection, Selector
+from ocpplab_sim.scenario.types import (
+    ChargerSelection,
+    Duration,
+    EvseSelection,
+    Selector,
+    Strict,
+)
 
 __all__ = [
     "CHARGER_ACTIONS",
@@ -37,6 +43,7 @@ __all__ = [
     "RemoteStop",
     "Reserve",
     "Reset",
+    "Respond",
     "SendRaw",
     "SetConfiguration",
     "Unlock",
@@ -226,15 +233,35 @@ class CancelReservation(CsmsOperation):
     reservation_id: Annotated[int, Field(ge=1)] | None = None
 
 
+class Respond(Strict):
+    """How the charger answers: ``status`` fills the answer's status field, ``payload`` replaces
+    the whole answer (both: the payload with that status). A refusal (e.g. ``Rejected``) skips
+    what the request would have done on the charger."""
+
+    status: Annotated[str, Field(min_length=1)] | None = None
+    payload: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Respond:
+        if self.status is None and self.payload is None:
+            raise ValueError("respond takes status, payload or both")
+        return self
+
+
 class ExpectCsms(_Targets):
     """The central system must send ``action`` to every selected charger (to a selected EVSE's
     number when ``evse`` is given) within the deadline; ``payload`` fields, if written, must
-    match. A message counts once: what an earlier ``expect_csms`` matched is not matched again."""
+    match. A message counts once: what an earlier ``expect_csms`` matched is not matched again.
+
+    With ``respond`` the answer is armed when the step starts (put the step that makes the
+    central system send it next to this one in a ``parallel``): the next CALL of ``action`` each
+    target's charger receives gets it, and only CALLs received after the step started count."""
 
     key: ClassVar[str] = "expect_csms"
     action: Annotated[str, Field(min_length=1)]
     payload: dict[str, Any] = Field(default_factory=dict)
     within: Duration | None = None
+    respond: Respond | None = None
 
 
 class ExpectReport(Expectation):

@@ -17,9 +17,6 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from pydantic import BaseModel
 
 from ocpplab_sim.errors import ChargePointError, ConnectivityError, ScenarioError
 from ocpplab_sim.scenario.actions import CHARGER_ACTIONS, CSMS_OPERATIONS, ExpectCsms, ExpectReport
@@ -35,7 +32,6 @@ from ocpplab_sim.scenario.events import (
 )
 from ocpplab_sim.scenario.expectations import Verifier
 from ocpplab_sim.scenario.model import (
-    Action,
     Authorize,
     Connect,
     Disconnect,
@@ -53,7 +49,7 @@ from ocpplab_sim.scenario.model import (
     Wait,
 )
 from ocpplab_sim.scenario.observe import FrameObserver
-from ocpplab_sim.scenario.operations import Operations
+from ocpplab_sim.scenario.operations import Operations, gather_all
 from ocpplab_sim.scenario.ports import (
     ChargerPort,
     CommandPort,
@@ -65,8 +61,8 @@ from ocpplab_sim.scenario.ports import (
     StatusSource,
 )
 from ocpplab_sim.scenario.selectors import SelectionError, select_chargers, select_evses
+from ocpplab_sim.scenario.steps import bind_step, step_label
 from ocpplab_sim.scenario.types import Selector
-from ocpplab_sim.scenario.variables import bind_text
 from ocpplab_sim.topology import Evse, Topology
 
 __all__ = [
@@ -112,33 +108,6 @@ class _Where:
     phase: str
     path: str
     line: int | None
-
-
-def step_label(index: int, step: Step) -> str:
-    """How reports name a step: its ``name`` if given, else the action and its target."""
-    if step.name:
-        return step.name
-    chargers: Selector | None = getattr(step, "chargers", None)
-    evse: Selector | None = getattr(step, "evse", None)
-    action = getattr(step, "action", None)
-    if isinstance(step, Wait):
-        target = f" {step.duration:g}s"
-    elif isinstance(step, ExpectOcpi):
-        target = f" {step.wanted} on {step.evse.describe()}"
-    elif isinstance(step, ExpectPush):
-        target = f" {step.status.value} on {step.evse.describe()}"
-    elif isinstance(step, Parallel):
-        target = f" ({len(step.steps)} steps)"
-    elif isinstance(step, Repeat):
-        target = f" {step.times}×"
-    elif isinstance(step, Each):
-        selector = step.evse if step.evse is not None else step.charger
-        target = f" {step.binding} in {selector.describe() if selector else '?'}"
-    else:
-        selected = evse or chargers
-        target = f" {selected.describe()}" if selected is not None else ""
-        target = f" {action}{target and ' to' + target}" if isinstance(action, str) else target
-    return f"{step.key}{target}"
 
 
 class Engine:
@@ -258,7 +227,7 @@ class Engine:
     async def _run_one(self, step: Step, context: _Context, path: str) -> Outcome:
         index = self._counter
         self._counter += 1
-        step = _bind(step, context.bindings)
+        step = bind_step(step, context.bindings)
         label = step_label(index, step) + context.suffix
         where = _Where(context.phase, path, step.line)
         if self._stop and not context.teardown:
@@ -414,7 +383,7 @@ class Engine:
             chargers = select_chargers(step.chargers, self._topology, seed=self._seed)
             ports = [self._chargers[c.identity] for c in chargers]
             calls = [port.start() if isinstance(step, Connect) else port.stop() for port in ports]
-            await _all(calls, [c.identity for c in chargers])
+            await gather_all(calls, [c.identity for c in chargers])
             return Outcome.PASSED, f"{len(ports)} charger(s)"
         if not isinstance(step, PlugIn | Unplug | StartCharging | StopCharging):
             raise ChargePointError(f"the engine cannot run {step.key!r} yet")
@@ -431,7 +400,7 @@ class Engine:
                 calls.append(port.start_charging(evse.number, step.id_token or token))
             else:
                 calls.append(port.stop_charging(evse.number, step.reason))
-        await _all(calls, [evse.uid for evse in evses])
+        await gather_all(calls, [evse.uid for evse in evses])
         return Outcome.PASSED, f"{len(evses)} EVSE(s)"
 
     async def _authorize(
@@ -467,41 +436,3 @@ def _worst(outcomes: Sequence[Outcome]) -> Outcome:
         if outcome in outcomes:
             return outcome
     return Outcome.PASSED
-
-
-def _bind(step: Step, bindings: Mapping[str, str]) -> Step:
-    """``step`` with the loop bindings substituted into its strings and selectors (not into a
-    block's children: they are bound when they run)."""
-    if not bindings:
-        return step
-    bound = _bind_value(step, bindings)
-    assert isinstance(bound, Action)
-    bound.at_line(step.line)
-    return bound  # type: ignore[return-value]
-
-
-def _bind_value(value: Any, bindings: Mapping[str, str]) -> Any:
-    if isinstance(value, str):
-        return bind_text(value, bindings)
-    if isinstance(value, tuple):
-        if value and isinstance(value[0], Action):
-            return value  # a block's children
-        return tuple(_bind_value(v, bindings) for v in value)
-    if isinstance(value, BaseModel):
-        update = {
-            name: _bind_value(getattr(value, name), bindings) for name in type(value).model_fields
-        }
-        return value.model_copy(update=update)
-    return value
-
-
-async def _all(calls: Sequence[Awaitable[Any]], names: Sequence[str]) -> None:
-    """Await every call concurrently; re-raise the first failure, naming whose it was."""
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    for name, outcome in zip(names, results, strict=True):
-        if isinstance(outcome, ConnectivityError):
-            raise ConnectivityError(f"{name}: {outcome}") from outcome
-        if isinstance(outcome, ChargePointError):
-            raise ChargePointError(f"{name}: {outcome}") from outcome
-        if isinstance(outcome, BaseException):
-            raise outcome

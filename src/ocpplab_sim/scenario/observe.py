@@ -95,6 +95,11 @@ class FrameObserver:
                 OcppStatusSeen(evse_uid=uid, charger=record.identity, status=status, at=record.at)
             )
 
+    @property
+    def last_seq(self) -> int:
+        """The ``seq`` of the last central-system CALL seen (0: none yet)."""
+        return self._seq
+
     def csms_calls(self) -> tuple[CsmsCallSeen, ...]:
         """Every CALL the central system sent (the last few thousand), oldest first."""
         return tuple(self._csms_calls)

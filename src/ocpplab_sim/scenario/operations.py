@@ -33,12 +33,18 @@ from ocpplab_sim.scenario.csms import Ids, NeutralOperation, OperationError, wir
 from ocpplab_sim.scenario.events import CheckResult, Outcome
 from ocpplab_sim.scenario.model import Settings
 from ocpplab_sim.scenario.observe import CsmsCallSeen, FrameObserver
-from ocpplab_sim.scenario.ports import ChargerPort, CommandAnswer, CommandPort, ReportSource
+from ocpplab_sim.scenario.ports import (
+    ArmedAnswerPort,
+    ChargerPort,
+    CommandAnswer,
+    CommandPort,
+    ReportSource,
+)
 from ocpplab_sim.scenario.selectors import select_chargers, select_evses
 from ocpplab_sim.scenario.types import Selector
 from ocpplab_sim.topology import Charger, Evse, Topology
 
-__all__ = ["ChargerAction", "Operations"]
+__all__ = ["ChargerAction", "Operations", "gather_all"]
 
 ChargerAction = (
     NetworkLoss
@@ -98,7 +104,7 @@ class Operations:
     async def act(self, step: ChargerAction) -> tuple[Outcome, str]:
         if isinstance(step, NetworkLoss | Reconnect | Reboot | SetConfiguration | SendRaw):
             chargers = select_chargers(step.chargers, self._topology, seed=self._seed)
-            answers = await _gather(
+            answers = await gather_all(
                 [self._charger_call(step, self._chargers[c.identity]) for c in chargers],
                 [c.identity for c in chargers],
             )
@@ -106,7 +112,7 @@ class Operations:
             return Outcome.PASSED, "; ".join(shown) or f"{len(chargers)} charger(s)"
         evses = select_evses(step.evse, self._topology, seed=self._seed)
         calls = [self._evse_call(step, self._chargers[e.charger], e.number) for e in evses]
-        await _gather(calls, [e.uid for e in evses])
+        await gather_all(calls, [e.uid for e in evses])
         return Outcome.PASSED, f"{len(evses)} EVSE(s)"
 
     async def _charger_call(self, step: ChargerAction, port: ChargerPort) -> str:
@@ -225,30 +231,26 @@ class Operations:
     # -- expectations ------------------------------------------------------------------------
 
     async def expect_csms(self, index: int, label: str, step: ExpectCsms) -> CheckResult:
-        """Wait until the central system sent ``step.action`` to every target."""
+        """Wait until the central system sent ``step.action`` to every target; with
+        ``respond``, arm the answers first (before anything is awaited) and count only the
+        CALLs received from then on."""
         targets = self._targets(step)
         within = step.within if step.within is not None else self._settings.within
         started = self._clock()
-        while True:
-            calls = [c for c in self._observer.csms_calls() if c.seq not in self._consumed]
-            matched: dict[str, CsmsCallSeen] = {}
-            for target in targets:
-                for call in calls:
-                    if call.seq not in {m.seq for m in matched.values()} and _matches(
-                        call, target, step
-                    ):
-                        matched[target.name] = call
-                        break
-            now = self._clock()
-            if len(matched) == len(targets) or now >= started + within:
-                break
-            await self._sleep(min(self._settings.poll_interval, started + within - now))
+        after = self._observer.last_seq if step.respond is not None else 0
+        armed = self._arm(step, targets)
+        try:
+            matched = await self._wait_for_calls(step, targets, after, started, within)
+        finally:
+            for answer in armed:
+                answer.cancel()
         missing = [t for t in targets if t.name not in matched]
         observed = {
             t.name: (f"{step.action} at {matched[t.name].at - started:+.2f}s")
+            + _answered(armed[i] if armed else None)
             if t.name in matched
             else "not sent"
-            for t in targets
+            for i, t in enumerate(targets)
         }
         explanation = ""
         if missing:
@@ -264,6 +266,8 @@ class Operations:
         else:
             self._consumed.update(call.seq for call in matched.values())
         fields = f" with {_short(step.payload)}" if step.payload else ""
+        if step.respond is not None:
+            fields += f", answered {_short(_armed_text(step))}"
         return CheckResult(
             name=label,
             step_index=index,
@@ -273,6 +277,7 @@ class Operations:
                 "not sent to " + ", ".join(t.name for t in missing)
                 if missing
                 else f"{step.action} sent to {len(targets)} target(s)"
+                + (f", answered {_short(_armed_text(step))}" if step.respond else "")
             ),
             expected=step.action + fields,
             observed=observed,
@@ -280,6 +285,52 @@ class Operations:
             kind=step.key,
             explanation=explanation,
         )
+
+    def _arm(self, step: ExpectCsms, targets: Sequence[_Target]) -> list[ArmedAnswerPort]:
+        """Arm ``step.respond`` on each target's charger (one answer per target)."""
+        respond = step.respond
+        armed: list[ArmedAnswerPort] = []
+        if respond is None:
+            return armed
+        payload = dict(respond.payload) if respond.payload is not None else None
+        for target in targets:
+            port = self._chargers[target.charger.identity]
+            try:
+                armed.append(port.answer_next(step.action, payload, status=respond.status))
+            except ChargePointError as exc:
+                for answer in armed:
+                    answer.cancel()
+                raise ChargePointError(f"{target.name}: {exc}") from exc
+        return armed
+
+    async def _wait_for_calls(
+        self,
+        step: ExpectCsms,
+        targets: Sequence[_Target],
+        after: int,
+        started: float,
+        within: float,
+    ) -> dict[str, CsmsCallSeen]:
+        """Each target's first unconsumed matching CALL (``seq`` above ``after``), polled until
+        every target has one or the deadline passed."""
+        while True:
+            calls = [
+                c
+                for c in self._observer.csms_calls()
+                if c.seq > after and c.seq not in self._consumed
+            ]
+            matched: dict[str, CsmsCallSeen] = {}
+            for target in targets:
+                for call in calls:
+                    if call.seq not in {m.seq for m in matched.values()} and _matches(
+                        call, target, step
+                    ):
+                        matched[target.name] = call
+                        break
+            now = self._clock()
+            if len(matched) == len(targets) or now >= started + within:
+                return matched
+            await self._sleep(min(self._settings.poll_interval, started + within - now))
 
     async def expect_report(self, index: int, label: str, step: ExpectReport) -> CheckResult:
         """Poll the gateway's report until its figures for the selection hold."""
@@ -367,6 +418,21 @@ def _contains(actual: Any, wanted: Any) -> bool:
     return bool(actual == wanted)
 
 
+def _armed_text(step: ExpectCsms) -> dict[str, Any]:
+    assert step.respond is not None
+    answer = dict(step.respond.payload or {})
+    if step.respond.status is not None:
+        answer["status"] = step.respond.status
+    return answer
+
+
+def _answered(armed: ArmedAnswerPort | None) -> str:
+    if armed is None:
+        return ""
+    answered = armed.answered
+    return f", answered {_short(answered)}" if answered is not None else ", not answered by us"
+
+
 def _answer_text(answer: CommandAnswer) -> str:
     if answer.outcome == "answered":
         status = (answer.response or {}).get("status")
@@ -383,7 +449,7 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-async def _gather(calls: Sequence[Awaitable[Any]], names: Sequence[str]) -> list[Any]:
+async def gather_all(calls: Sequence[Awaitable[Any]], names: Sequence[str]) -> list[Any]:
     """Await every call concurrently; re-raise the first failure, naming whose it was."""
     results = await asyncio.gather(*calls, return_exceptions=True)
     for name, outcome in zip(names, results, strict=True):

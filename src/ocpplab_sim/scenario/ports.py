@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
+    "ArmedAnswerPort",
     "ChargerPort",
     "CommandAnswer",
     "CommandPort",
@@ -22,6 +23,14 @@ __all__ = [
     "StatusSource",
     "TransactionView",
 ]
+
+
+class ArmedAnswerPort(Protocol):
+    """An answer armed for the next CALL of an action (see ``ChargerPort.answer_next``)."""
+
+    @property
+    def answered(self) -> Mapping[str, Any] | None: ...
+    def cancel(self) -> bool: ...
 
 
 class ChargerPort(Protocol):
@@ -42,6 +51,9 @@ class ChargerPort(Protocol):
     async def set_power_limit(self, evse: int, limit_w: float | None) -> None: ...
     async def set_configuration(self, name: str, value: str) -> bool: ...
     async def send_raw(self, action: str, payload: dict[str, Any]) -> Mapping[str, Any]: ...
+    def answer_next(
+        self, action: str, payload: dict[str, Any] | None = None, *, status: str | None = None
+    ) -> ArmedAnswerPort: ...
 
     @property
     def queued(self) -> int: ...
