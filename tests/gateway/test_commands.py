@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
-import ipaddress
 import json
 import ssl
 from pathlib import Path
@@ -13,15 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
 from ocpplab_sim.gateway import EmbeddedGateway, GatewaySettings
+from tests.certs import self_signed_certificate
 
 from .conftest import TOKEN
 from .support import OcppTestClient, ocpp_client, provision, wait_until
@@ -218,39 +213,8 @@ async def test_security_profile_1_basic_auth(client: httpx.AsyncClient, gateway:
     assert plain["security_profile"] == 0 and plain["password"] is None
 
 
-def _certificate(folder: Path) -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(certfile), str(keyfile)
-
-
 async def test_security_profile_2_over_tls(tmp_path: Path):
-    certfile, keyfile = _certificate(tmp_path)
+    certfile, keyfile = self_signed_certificate(tmp_path)
     context = ssl.create_default_context(cafile=certfile)
     settings = GatewaySettings(token=TOKEN, db_url=f"sqlite+aiosqlite:///{tmp_path}/gw.db")
     async with (
