@@ -4,8 +4,9 @@ Against the minimal central system (``python -m ocpplab_sim.load.sink``) in sepa
 it measures, in one run:
 
 1. CPU µs per OCPP call of one load charger (SimulatedChargePoint with the load worker's frame
-   hook, sequential Heartbeats) next to the raw round trip of the same websocket library on the
-   same server (``websockets``, a 60-byte frame echoed on ``/echo``), and their ratio;
+   hook, sequential Heartbeats) next to the raw round trip of the same websocket library to the
+   same server (the same Heartbeat frames sent and their answers received, nothing parsed), for
+   both libraries the connection layer offers (websockets, picows), and their ratio;
 2. a boot storm: ``--chargers`` chargers (default 20,000) connect and boot through the load
    worker in ``--workers`` processes, source addresses 127.0.0.2, 127.0.0.3, … round-robin;
    connect+boot per second and harness memory per charger (RSS growth of the worker processes);
@@ -21,8 +22,8 @@ Run: ``python benchmarks/load_scale.py [--chargers 20000] [--heartbeat 10] [--ho
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
-import json
 import multiprocessing
 import queue
 import subprocess
@@ -34,8 +35,6 @@ from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
 from ocpplab_sim.load.shapes import Steady
 from ocpplab_sim.load.sink import raise_fd_limit, run_fast
 from ocpplab_sim.load.worker import WorkerPlan, rss_kb, run_worker
-
-FRAME = json.dumps([2, "000001", "Heartbeat", {"pad": "x" * 24}])  # ~60 bytes
 
 
 class Sink:
@@ -71,47 +70,127 @@ class Sink:
             self.proc.stdout.close()
 
 
-async def raw_round_trip(url: str, calls: int) -> float:
-    """Client CPU µs per echoed 60-byte frame with plain websockets."""
-    from websockets.asyncio.client import connect
+def heartbeat_frame(number: int) -> str:
+    """The frame a charger sends for its ``number``-th Heartbeat (what the harness sends)."""
+    return f'[2,"{number}","Heartbeat",{{}}]'
+
+
+async def _measure(rounds: list[Any], calls: int) -> float:
+    """Client CPU µs per call: every round-trip coroutine factory in ``rounds`` runs ``calls``
+    sequential calls on its own connection, all at once (the client stays busy, so idle
+    wake-ups do not blur the figure); 100 calls each warm up first."""
+    await asyncio.gather(*(one(100) for one in rounds))
+    cpu = time.process_time()
+    await asyncio.gather(*(one(calls) for one in rounds))
+    return (time.process_time() - cpu) / (calls * len(rounds)) * 1e6
+
+
+async def raw_websockets(url: str, connections: int, calls: int) -> float:
+    """Plain websockets: the same Heartbeat frames to the same central system as the harness
+    sends, with no OCPP machinery on the client (the answer is received, not parsed)."""
+    from websockets.asyncio.client import ClientConnection, connect
     from websockets.typing import Subprotocol
 
-    async with connect(
-        f"{url}/echo",
-        subprotocols=[Subprotocol("ocpp1.6")],
-        compression=None,
-        proxy=None,
-        ping_interval=None,
-    ) as ws:
-        for _ in range(300):
-            await ws.send(FRAME)
-            await ws.recv()
-        cpu = time.process_time()
-        for _ in range(calls):
-            await ws.send(FRAME)
-            await ws.recv()
-        return (time.process_time() - cpu) / calls * 1e6
+    sockets = [
+        await connect(
+            f"{url}/RAW-WS-{n}",
+            subprotocols=[Subprotocol("ocpp1.6")],
+            compression=None,
+            proxy=None,
+            ping_interval=None,
+        )
+        for n in range(connections)
+    ]
+
+    def rounds(ws: ClientConnection) -> Any:
+        counter = iter(range(10**9))
+
+        async def run(n: int) -> None:
+            for _ in range(n):
+                await ws.send(heartbeat_frame(next(counter)))
+                await ws.recv()
+
+        return run
+
+    try:
+        return await _measure([rounds(ws) for ws in sockets], calls)
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets))
 
 
-async def harness_call(url: str, calls: int, validation: str) -> float:
-    """Client CPU µs per Heartbeat of one load charger (the worker's hook records latencies)."""
+async def raw_picows(url: str, connections: int, calls: int) -> float:
+    """The same with plain picows (its callback API: the frame handler completes the future
+    the sender awaits)."""
+    from picows import WSListener, WSMsgType, ws_connect
+
+    class Waiter(WSListener):  # type: ignore[misc]
+        waiter: asyncio.Future[bytes]
+
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type == WSMsgType.TEXT:
+                self.waiter.set_result(frame.get_payload_as_bytes())
+
+    loop = asyncio.get_running_loop()
+    links = [
+        await ws_connect(
+            Waiter, f"{url}/RAW-PICOWS-{n}", extra_headers={"Sec-WebSocket-Protocol": "ocpp1.6"}
+        )
+        for n in range(connections)
+    ]
+
+    def rounds(transport: Any, waiter: Waiter) -> Any:
+        counter = iter(range(10**9))
+
+        async def run(n: int) -> None:
+            for _ in range(n):
+                waiter.waiter = loop.create_future()
+                transport.send(WSMsgType.TEXT, heartbeat_frame(next(counter)).encode())
+                await waiter.waiter
+
+        return run
+
+    try:
+        return await _measure([rounds(t, w) for t, w in links], calls)
+    finally:
+        for transport, _waiter in links:
+            transport.disconnect()
+
+
+async def harness_call(
+    url: str, connections: int, calls: int, validation: str, transport: str
+) -> float:
+    """The load worker's chargers (SimulatedChargePoint with the worker's frame hook, which
+    times every call into the histograms) sending Heartbeats."""
     from ocpplab_sim.fleet import SimulatedChargePoint
     from ocpplab_sim.load.worker import _Worker
 
-    plan = WorkerPlan(url, 0, 1, 1, Steady(1, 1), validation=validation)  # type: ignore[arg-type]
+    plan = WorkerPlan(
+        url,
+        0,
+        connections,
+        connections,
+        Steady(1, 1),
+        validation=validation,  # type: ignore[arg-type]
+        transport=transport,  # type: ignore[arg-type]
+    )
     worker = _Worker(plan, lambda _snapshot: None)
-    point = SimulatedChargePoint(plan.config(0), on_frame=worker.on_frame)
-    await point.start()
+    points = [
+        SimulatedChargePoint(plan.config(n), on_frame=worker.on_frame) for n in range(connections)
+    ]
+    await asyncio.gather(*(point.start() for point in points))
+
+    def rounds(point: SimulatedChargePoint) -> Any:
+        async def run(n: int) -> None:
+            for _ in range(n):
+                await point.send_raw("Heartbeat", {})
+
+        return run
+
     try:
-        for _ in range(300):
-            await point.send_raw("Heartbeat", {})
-        cpu = time.process_time()
-        for _ in range(calls):
-            await point.send_raw("Heartbeat", {})
-        spent = (time.process_time() - cpu) / calls * 1e6
+        spent = await _measure([rounds(point) for point in points], calls)
     finally:
-        await point.stop()
-    assert worker.state.metrics.histograms["Heartbeat"].count >= calls + 300
+        await asyncio.gather(*(point.stop() for point in points))
+    assert worker.state.metrics.histograms["Heartbeat"].count >= (calls + 100) * connections
     return spent
 
 
@@ -145,6 +224,7 @@ def scale_run(args: argparse.Namespace, url: str) -> None:
                 validation=args.validation,
                 source_addresses=args.source_addresses,
                 meter_interval_s=3600,
+                transport=args.transport,
             )
         )
     context = multiprocessing.get_context("spawn")
@@ -263,20 +343,28 @@ def main() -> None:
     parser.add_argument("--sink-processes", type=int, default=2)
     parser.add_argument("--source-addresses", type=int, default=16)
     parser.add_argument("--validation", choices=("off", "lenient", "strict"), default="off")
-    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--calls", type=int, default=200, help="calls per connection")
+    parser.add_argument("--call-connections", type=int, default=50)
+    parser.add_argument("--transport", choices=("picows", "websockets"), default="picows")
     parser.add_argument("--skip-scale", action="store_true")
     args = parser.parse_args()
     print(f"fd limit raised to {raise_fd_limit()}")
     sink = Sink(args.heartbeat, args.sink_processes)
     try:
-        raw = run_fast(raw_round_trip(sink.url, args.calls))
-        print(f"raw websockets round trip (60-byte echo): {raw:6.1f} µs client CPU")
-        for validation in ("off", "lenient"):
-            mine = run_fast(harness_call(sink.url, args.calls, validation))
-            print(
-                f"load charger Heartbeat, validation {validation:<7}: {mine:6.1f} µs client CPU "
-                f"= {mine / raw:.2f}× the raw round trip"
-            )
+        k, calls = args.call_connections, args.calls
+        print(f"CPU per call: {k} connections, {calls} sequential Heartbeats each, one process")
+        raws = {
+            "websockets": run_fast(raw_websockets(sink.url, k, calls)),
+            "picows": run_fast(raw_picows(sink.url, k, calls)),
+        }
+        for transport, raw in raws.items():
+            print(f"  raw {transport:<10} round trip: {raw:6.1f} µs client CPU per call")
+            for validation in ("off", "lenient"):
+                mine = run_fast(harness_call(sink.url, k, calls, validation, transport))
+                print(
+                    f"  harness over {transport:<10} validation {validation:<7}: {mine:6.1f} µs "
+                    f"client CPU per call = {mine / raw:.2f}× the raw {transport} round trip"
+                )
         if not args.skip_scale:
             scale_run(args, sink.url)
     finally:

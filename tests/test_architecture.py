@@ -38,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "launcher": {"gateway", "errors"},
     "cli": {"runner", "launcher", "reports", "scenario", "load", "chargers", "errors"},
     "gateway": set(),
-    "load": {"fleet", "errors", "launcher", "gateway_client"},
+    "load": {"fleet", "errors", "launcher", "gateway_client", "ocpi_client", "scenario"},
 }
 
 

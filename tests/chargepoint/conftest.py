@@ -62,9 +62,16 @@ def frames() -> list[FrameRecord]:
     return []
 
 
+@pytest.fixture(params=["websockets", "picows"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every charge-point test runs over both websocket libraries of the connection layer."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
 async def make_cp(
-    csms: TestCsms, frames: list[FrameRecord]
+    csms: TestCsms, frames: list[FrameRecord], transport: str
 ) -> AsyncIterator[Callable[..., SimulatedChargePoint]]:
     """Build strict charge points with short meter interval and fast reconnects; stops them."""
     made: list[SimulatedChargePoint] = []
@@ -78,6 +85,7 @@ async def make_cp(
             meter_interval_s=kw.pop("meter_interval_s", 0.2),
             call_timeout_s=kw.pop("call_timeout_s", 3.0),
             strict=kw.pop("strict", True),
+            transport=kw.pop("transport", transport),
             **kw,
         )
         cp = SimulatedChargePoint(config, on_frame=frames.append, reconnect=FAST)

@@ -31,6 +31,7 @@ async def test_v16_remote_start_and_stop(
     answer = await server.call(c16.RemoteStartTransaction(id_tag="REMOTE", connector_id=2))
     assert answer.status == "Accepted"
     await csms.wait_for(lambda: cp.status(2) == "Charging")
+    await csms.wait_for(lambda: bool(csms.calls("StartTransaction")))
     start = csms.calls("StartTransaction")[0]
     assert start["connectorId"] == 2 and start["idTag"] == "REMOTE"
     # Busy connector: refused, nothing else starts
@@ -57,6 +58,7 @@ async def test_v201_request_start_and_stop(
     answer = await server.call(c201.RequestStartTransaction(id_token=token, remote_start_id=77))
     assert answer.status == "Accepted"
     await csms.wait_for(lambda: cp.status(1) == "Charging")
+    await csms.wait_for(lambda: bool(csms.calls("TransactionEvent")))
     started = csms.calls("TransactionEvent")[0]
     assert started["eventType"] == "Started"
     assert started["triggerReason"] == "RemoteStart"

@@ -21,6 +21,8 @@ def test_public_api_is_exactly_what_the_scenario_engine_uses() -> None:
         "Fleet",
         "FrameRecord",
         "SimulatedChargePoint",
+        "TRANSPORTS",
+        "Transport",
     ]
 
 

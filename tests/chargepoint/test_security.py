@@ -9,6 +9,7 @@ import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -155,20 +156,30 @@ async def run_point(config: ChargePointConfig) -> SimulatedChargePoint:
     return cp
 
 
-async def test_profile_1_basic_auth(csms: TestCsms) -> None:
+async def test_profile_1_basic_auth(csms: TestCsms, transport: Any) -> None:
     csms.behaviour.password = "s3cret-s3cret-16"
-    good = ChargePointConfig("CP-TLS1", "1.6", 1, csms.url, password="s3cret-s3cret-16")
+    good = ChargePointConfig(
+        "CP-TLS1", "1.6", 1, csms.url, password="s3cret-s3cret-16", transport=transport
+    )
     await run_point(good)
     assert csms.calls("BootNotification", "CP-TLS1")
-    bad = ChargePointConfig("CP-TLS1", "1.6", 1, csms.url, password="wrong")
+    bad = ChargePointConfig("CP-TLS1", "1.6", 1, csms.url, password="wrong", transport=transport)
     with pytest.raises(CsmsUnreachable, match="401"):
         await run_point(bad)
 
 
-async def test_profile_2_tls_with_the_given_ca_and_basic_auth(tls_csms: TestCsms, pki: Pki) -> None:
+async def test_profile_2_tls_with_the_given_ca_and_basic_auth(
+    tls_csms: TestCsms, pki: Pki, transport: Any
+) -> None:
     tls_csms.behaviour.password = "pw-pw-pw-pw-pw-pw"
     config = ChargePointConfig(
-        "CP-TLS2", "2.0.1", 1, tls_csms.url, password="pw-pw-pw-pw-pw-pw", ca_file=str(pki.ca)
+        "CP-TLS2",
+        "2.0.1",
+        1,
+        tls_csms.url,
+        password="pw-pw-pw-pw-pw-pw",
+        ca_file=str(pki.ca),
+        transport=transport,
     )
     await run_point(config)
     assert tls_csms.calls("BootNotification", "CP-TLS2")
@@ -179,13 +190,14 @@ async def test_profile_2_tls_with_the_given_ca_and_basic_auth(tls_csms: TestCsms
         tls_csms.url,
         password="pw-pw-pw-pw-pw-pw",
         ca_file=str(pki.stranger_ca),
+        transport=transport,
     )
     with pytest.raises(CsmsUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
         await run_point(wrong_ca)
 
 
 async def test_profile_3_mutual_tls_with_a_client_certificate(
-    mtls_csms: TestCsms, pki: Pki
+    mtls_csms: TestCsms, pki: Pki, transport: Any
 ) -> None:
     config = ChargePointConfig(
         "CP-TLS3",
@@ -195,11 +207,14 @@ async def test_profile_3_mutual_tls_with_a_client_certificate(
         ca_file=str(pki.ca),
         cert_file=str(pki.client_cert),
         key_file=str(pki.client_key),
+        transport=transport,
     )
     await run_point(config)
     assert mtls_csms.calls("BootNotification", "CP-TLS3")
     subject = dict(item[0] for item in mtls_csms.client_certs[0]["subject"])
     assert subject["commonName"] == "CP-TLS3"
-    without_cert = ChargePointConfig("CP-TLS3", "1.6", 1, mtls_csms.url, ca_file=str(pki.ca))
+    without_cert = ChargePointConfig(
+        "CP-TLS3", "1.6", 1, mtls_csms.url, ca_file=str(pki.ca), transport=transport
+    )
     with pytest.raises(CsmsUnreachable):
         await run_point(without_cert)

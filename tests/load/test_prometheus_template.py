@@ -65,7 +65,11 @@ def test_a_load_run_from_a_provisioned_template(tmp_path: Path) -> None:
             "--shape",
             "steady",
             "--duration",
-            "4s",
+            "5s",
+            "--session-rate",
+            "2",
+            "--session-length",
+            "1s",
             "--workers",
             "1",
             "--source-addresses",
@@ -80,6 +84,14 @@ def test_a_load_run_from_a_provisioned_template(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "8 chargers" in result.stdout
-    counters = json.loads(report.read_text())["metrics"]["counters"]
+    data = json.loads(report.read_text())
+    counters = data["metrics"]["counters"]
     assert counters["connected"] == 8  # every charger authenticated with its own password
     assert not [k for k in counters if k.startswith("errors.")]
+    # OCPI propagation: the sampled EVSEs' statuses were seen on the OCPI Locations endpoint
+    assert "OCPI 2.2.1: probing 8 EVSEs of 8 chargers" in result.stdout
+    propagation = data["metrics"]["latency_s"]["ocpi_propagation"]
+    assert propagation["count"] >= 8 and 0 < propagation["p50"] < 10
+    assert counters["ocpi.checked"] == propagation["count"]
+    assert "ocpi.not_propagated" not in counters and data["ocpi_misses"] == []
+    assert "password" not in report.read_text()  # the report names no charger secrets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 
@@ -119,3 +120,28 @@ def test_merged_shard_reports_equal_one_report_of_everything() -> None:
 def test_a_foreign_file_is_refused() -> None:
     with pytest.raises(ValueError, match="not an ocpplab-sim load report"):
         merge_reports([{"kind": "something-else"}])
+
+
+def test_buffered_recording_equals_recording_each_value_into_hdr() -> None:
+    from hdrh.histogram import HdrHistogram
+
+    rng = random.Random(11)
+    seconds = [rng.lognormvariate(-5, 2) for _ in range(20_000)]
+    seconds += [0.0, -1.0, 1e-7, 2047e-6, 2048e-6, 2049e-6, 4095e-6, 0.123456, 700.0]
+    buffered = LatencyHistogram()
+    plain = HdrHistogram(1, 600_000_000, 3)
+    for value in seconds:
+        buffered.record(value)
+        plain.record_value(min(max(int(value * 1_000_000), 1), 600_000_000))
+    assert buffered.count == plain.get_total_count() == len(seconds)
+    for p in (0, 1, 50, 90, 99, 99.9, 99.99, 100):
+        assert buffered.percentile(p) * 1_000_000 == pytest.approx(
+            plain.get_value_at_percentile(p), abs=1e-6
+        )
+    assert buffered.max * 1_000_000 == pytest.approx(plain.get_max_value(), abs=1e-6)
+    assert buffered._h.get_min_value() == plain.get_min_value()
+    assert buffered.encode() == base64.b64encode(plain.encode()).decode("ascii")
+    twin = LatencyHistogram()
+    twin.add_encoded(buffered.encode())
+    assert twin.count == len(seconds)
+    assert twin.percentile(99) == buffered.percentile(99)

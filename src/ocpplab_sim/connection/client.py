@@ -1,9 +1,10 @@
-"""The websocket client of one charge point: the only code in the simulator that touches sockets.
+"""The OCPP-J connection of one charge point: framing, calls, answers and reconnects.
 
 OCPP-J over websockets (OCPP-J 1.6 §3, 2.0.1 Part 4 §3): the charge point connects to
 ``{csms_url}/{identity}`` offering one subprotocol, keeps at most one CALL of its own in flight
 (OCPP-J §4.1.1, "synchronicity"), answers the central system's CALLs, and reconnects with
-backoff when the central system closes the connection or it breaks.
+backoff when the central system closes the connection or it breaks. The socket itself is a
+:class:`~ocpplab_sim.connection.links.Link` over the chosen websocket library.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
-
+from ocpplab_sim.connection.links import (
+    Link,
+    LinkClosed,
+    LinkError,
+    LinkOptions,
+    Transport,
+    open_link,
+)
 from ocpplab_sim.connection.reconnect import ReconnectPolicy
 from ocpplab_sim.errors import CsmsUnreachable, OcppCallTimeout
 from ocpplab_sim.protocol.rpc import (
@@ -33,13 +38,17 @@ from ocpplab_sim.protocol.rpc import (
     PendingCalls,
     counter_ids,
     decode,
-    encode,
+    encode_array,
 )
 from ocpplab_sim.protocol.schemas import SchemaViolation, Version, validate
 
 __all__ = ["BasicAuth", "FrameHook", "IncomingHandler", "OcppConnection", "Reply"]
 
 log = logging.getLogger(__name__)
+
+# HTTP statuses with which a central system refuses a charge point's credentials (Basic auth
+# of security profiles 1/2, or a client certificate it does not accept).
+_REFUSED = frozenset({401, 403})
 
 Payload = dict[str, Any]
 FrameHook = Callable[[Literal["out", "in"], list[Any]], None]
@@ -68,8 +77,42 @@ class Reply:
 IncomingHandler = Callable[[str, Payload], Awaitable[Reply]]
 
 
+class _Expired(Exception):
+    """A CALL's answer did not come in time (set on its future by the timer)."""
+
+
+def _expire(future: asyncio.Future[Payload]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
+
+
+class _Wire:
+    """Routes one link's callbacks to its connection; holds what arrives before the link is
+    attached (a frame right behind the handshake, or an early close)."""
+
+    __slots__ = ("attached", "closed", "conn", "early", "link")
+
+    def __init__(self, conn: OcppConnection) -> None:
+        self.conn = conn
+        self.link: Link | None = None
+        self.attached = False
+        self.early: list[str | bytes] = []
+        self.closed = False
+
+    def on_message(self, raw: str | bytes) -> None:
+        if self.attached and self.link is not None:
+            self.conn._dispatch(self.link, raw)
+        else:
+            self.early.append(raw)
+
+    def on_closed(self) -> None:
+        self.closed = True
+        if self.attached and self.link is not None:
+            self.conn._link_closed(self.link)
+
+
 class OcppConnection:
-    """One OCPP-J websocket, its receive loop and its reconnects.
+    """One OCPP-J websocket, its receive path and its reconnects.
 
     Contract: :meth:`open` once (raises :class:`CsmsUnreachable`), then :meth:`call` as often as
     needed, then :meth:`close` (idempotent, never raises). ``on_connected`` runs after every
@@ -77,7 +120,9 @@ class OcppConnection:
     ``strict_version`` set, every frame in both directions is checked against the official
     schemas: an invalid outgoing CALL raises :class:`SchemaViolation` before it is sent, an
     invalid answer raises it from :meth:`call`, an invalid incoming CALL is answered with a
-    CALLERROR.
+    CALLERROR. ``transport`` picks the websocket library (see
+    :mod:`~ocpplab_sim.connection.links`); ``on_refused(status)`` hears of every connect
+    attempt the central system refuses with HTTP 401 or 403.
     """
 
     def __init__(
@@ -98,6 +143,8 @@ class OcppConnection:
         max_size: int = 65536,
         write_limit: int = 4096,
         source_address: str | None = None,
+        transport: Transport = "websockets",
+        on_refused: Callable[[int], None] | None = None,
     ) -> None:
         self.url = url
         self.subprotocol = subprotocol
@@ -118,8 +165,10 @@ class OcppConnection:
         self._ids = message_ids or counter_ids()
         self._pending = PendingCalls()
         self._call_lock = asyncio.Lock()
-        self._ws: ClientConnection | None = None
-        self._receiver: asyncio.Task[None] | None = None
+        self.transport: Transport = transport
+        self.on_refused = on_refused
+        self._ws: Link | None = None
+        self._wires: dict[int, _Wire] = {}
         self._reconnector: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -169,12 +218,7 @@ class OcppConnection:
             self._reconnector = None
         ws = self._ws
         if ws is not None:
-            with contextlib.suppress(Exception):
-                await ws.close(code=1000, reason="charge point going offline")
-        receiver = self._receiver
-        if receiver is not None and receiver is not asyncio.current_task():
-            with contextlib.suppress(BaseException):
-                await receiver
+            await ws.close(code=1000, reason="charge point going offline")
 
     async def release(self) -> None:
         """End :meth:`hold`: connect now; on failure, reconnect with backoff."""
@@ -197,8 +241,8 @@ class OcppConnection:
         if ws is None or self._closing:
             raise CsmsUnreachable(f"{self.url}: not connected")
         try:
-            await ws.send(text)
-        except websockets.exceptions.ConnectionClosed as exc:
+            await ws.send(text.encode())
+        except LinkClosed as exc:
             raise CsmsUnreachable(f"{self.url}: connection lost while sending") from exc
 
     def _check(self, action: str, kind: Literal["request", "response"], payload: Payload) -> None:
@@ -219,23 +263,28 @@ class OcppConnection:
         ``timeout_s``), :class:`CsmsUnreachable` (not connected, or the connection dropped
         before the answer) and :class:`SchemaViolation` (strict mode).
         """
-        self._check(action, "request", payload)
+        if self._strict is not None:
+            self._check(action, "request", payload)
         async with self._call_lock:
             ws = self._ws
             if ws is None or self._closing:
                 raise CsmsUnreachable(f"{self.url}: not connected, cannot send {action}")
             call = Call(self._ids(), action, payload)
             future = self._pending.expect(call.unique_id, action)
+            # a timer instead of asyncio.wait_for: the same effect, a fraction of the cost
+            timer = asyncio.get_running_loop().call_later(timeout_s, _expire, future)
             try:
                 await self._send(ws, call)
-                result = await asyncio.wait_for(future, timeout_s)
-            except TimeoutError:
+                result = await future
+            except _Expired:
                 raise OcppCallTimeout(f"{action}: no answer within {timeout_s:g} s") from None
             finally:
+                timer.cancel()
                 self._pending.discard(call.unique_id)
                 if not future.done():
                     future.cancel()
-        self._check(action, "response", result)
+        if self._strict is not None:
+            self._check(action, "response", result)
         self.calls_answered += 1
         return result
 
@@ -251,11 +300,7 @@ class OcppConnection:
             task.cancel()
         ws, self._ws = self._ws, None
         if ws is not None:
-            with contextlib.suppress(Exception):
-                await ws.close(code=1000, reason="charge point stopping")
-        if self._receiver is not None and self._receiver is not current:
-            with contextlib.suppress(BaseException):
-                await self._receiver
+            await ws.close(code=1000, reason="charge point stopping")
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
@@ -263,39 +308,49 @@ class OcppConnection:
 
     # -- internals -------------------------------------------------------------------------
 
-    async def _connect(self) -> ClientConnection:
-        headers = {"Authorization": self._auth.header()} if self._auth else None
-        extra: dict[str, Any] = {}
-        if self.source_address is not None:
-            extra["local_addr"] = (self.source_address, 0)
+    async def _connect(self) -> Link:
+        headers = {"Authorization": self._auth.header()} if self._auth else {}
+        options = LinkOptions(
+            self.url,
+            self.subprotocol,
+            headers=headers,
+            ssl_context=self._ssl,
+            open_timeout_s=self._open_timeout_s,
+            max_size=self._max_size,
+            write_limit=self._write_limit,
+            source_address=self.source_address,
+        )
+        wire = _Wire(self)
         try:
-            ws = await connect(
-                self.url,
-                subprotocols=[Subprotocol(self.subprotocol)],
-                additional_headers=headers,
-                ssl=self._ssl,
-                open_timeout=self._open_timeout_s,
-                proxy=None,
-                compression=None,
-                max_size=self._max_size,
-                max_queue=4,
-                write_limit=self._write_limit,
-                ping_interval=None,
-                **extra,
-            )
-        except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
-            raise CsmsUnreachable(f"{self.url}: {type(exc).__name__}: {exc}") from exc
-        if ws.subprotocol != self.subprotocol:
-            await ws.close(code=1002, reason="subprotocol not accepted")
+            link = await open_link(self.transport, options, wire.on_message, wire.on_closed)
+        except LinkError as exc:
+            if exc.http_status in _REFUSED and self.on_refused is not None:
+                self.on_refused(exc.http_status)
+            raise CsmsUnreachable(f"{self.url}: {exc}") from (exc.__cause__ or exc)
+        wire.link = link
+        self._wires[id(link)] = wire
+        if link.subprotocol != self.subprotocol:
+            await self._discard(link, 1002, "subprotocol not accepted")
             raise CsmsUnreachable(
                 f"{self.url}: server did not accept subprotocol {self.subprotocol}"
             )
-        return ws
+        return link
 
-    def _attach(self, ws: ClientConnection) -> None:
+    async def _discard(self, link: Link, code: int, reason: str) -> None:
+        """Close a link that was opened but never attached."""
+        self._wires.pop(id(link), None)
+        await link.close(code=code, reason=reason)
+
+    def _attach(self, ws: Link) -> None:
         self._ws = ws
         self._connected.set()
-        self._receiver = asyncio.create_task(self._receive(ws), name=f"ocpp-receive {self.url}")
+        wire = self._wires.pop(id(ws))
+        wire.attached = True
+        early, wire.early = wire.early, []
+        for raw in early:
+            self._dispatch(ws, raw)
+        if wire.closed:
+            self._link_closed(ws)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -312,31 +367,29 @@ class OcppConnection:
                 exc_info=task.exception(),
             )
 
-    async def _send(self, ws: ClientConnection, message: Message) -> None:
+    async def _send(self, ws: Link, message: Message) -> None:
         array = message.to_array()
         if self._on_frame is not None:
             self._on_frame("out", array)
         try:
-            await ws.send(encode(message))
-        except websockets.exceptions.ConnectionClosed as exc:
+            await ws.send(encode_array(array))
+        except LinkClosed as exc:
             raise CsmsUnreachable(f"{self.url}: connection lost while sending") from exc
 
-    async def _receive(self, ws: ClientConnection) -> None:
-        try:
-            async for raw in ws:
-                self._dispatch(ws, raw)
-        except websockets.exceptions.ConnectionClosed:
-            pass
-        if self._ws is ws:
-            self._ws = None
-            self._connected.clear()
+    def _link_closed(self, ws: Link) -> None:
+        """The attached socket is gone: fail the waiting CALLs and reconnect (unless closing
+        or held). A socket already replaced or closed by :meth:`close` changes nothing."""
+        if self._ws is not ws:
+            return
+        self._ws = None
+        self._connected.clear()
         self._pending.fail_all(CsmsUnreachable(f"{self.url}: connection lost"))
         if not self._closing and not self._held and self._policy.enabled:
             self._reconnector = asyncio.create_task(
                 self._reconnect(), name=f"ocpp-reconnect {self.url}"
             )
 
-    def _dispatch(self, ws: ClientConnection, raw: str | bytes) -> None:
+    def _dispatch(self, ws: Link, raw: str | bytes) -> None:
         try:
             message = decode(raw)
         except FrameError as exc:
@@ -351,7 +404,7 @@ class OcppConnection:
         elif not self._pending.resolve(message):
             log.warning("%s: answer to unknown message id %s", self.url, message.unique_id)
 
-    async def _serve(self, ws: ClientConnection, call: Call) -> None:
+    async def _serve(self, ws: Link, call: Call) -> None:
         reply: Reply | None = None
         answer: Message
         try:
@@ -390,7 +443,7 @@ class OcppConnection:
                 )
                 continue
             if self._is_closing() or self._held:  # closed or held during the handshake
-                await ws.close(code=1000)
+                await self._discard(ws, 1000, "")
                 return
             self.reconnects += 1
             self._attach(ws)

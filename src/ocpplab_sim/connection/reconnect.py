@@ -13,14 +13,17 @@ __all__ = ["ReconnectPolicy"]
 class ReconnectPolicy:
     """Delays before reconnect attempts: ``initial_s * factor**n`` capped at ``max_s``, each
     lowered by up to ``jitter`` (a fraction) so that a fleet dropped at once does not come back
-    in lock-step. ``rng`` makes the jitter reproducible; ``enabled=False`` never reconnects."""
+    in lock-step. ``rng``, or ``seed`` (a generator made per outage: seeding one per charger up
+    front costs tens of µs and 2.5 KB), makes the jitter reproducible; ``enabled=False`` never
+    reconnects."""
 
     initial_s: float = 1.0
     max_s: float = 60.0
     factor: float = 2.0
     jitter: float = 0.5
     enabled: bool = True
-    rng: random.Random = field(default_factory=random.Random, compare=False)
+    rng: random.Random | None = field(default=None, compare=False)
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.initial_s < 0 or self.max_s < self.initial_s or self.factor < 1:
@@ -30,7 +33,8 @@ class ReconnectPolicy:
 
     def delays(self) -> Iterator[float]:
         """An endless series of delays in seconds, restarted for every outage."""
+        rng = self.rng if self.rng is not None else random.Random(self.seed)
         delay = self.initial_s
         while True:
-            yield delay * (1.0 - self.jitter * self.rng.random())
+            yield delay * (1.0 - self.jitter * rng.random())
             delay = min(self.max_s, delay * self.factor)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import ssl
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from ocpplab_sim.connection import (
     BasicAuth,
     FileOfflineQueue,
     MemoryOfflineQueue,
+    OcppConnection,
     OfflineQueue,
     ReconnectPolicy,
 )
@@ -34,7 +34,7 @@ from ocpplab_sim.fleet.config import ChargePointConfig, FrameRecord
 from ocpplab_sim.fleet.delivery import ArmedAnswer, Delivery
 from ocpplab_sim.fleet.lifecycle import Lifecycle
 from ocpplab_sim.fleet.operations import Operations
-from ocpplab_sim.fleet.security import RefusalWatchingConnection, SecurityEvents
+from ocpplab_sim.fleet.security import SecurityEvents
 from ocpplab_sim.protocol import Adapter, OutgoingCall, Settings, V16Adapter, V201Adapter
 from ocpplab_sim.protocol.settings import by_key16, by_variable
 from ocpplab_sim.station import (
@@ -101,20 +101,21 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
         if auth is None and config.password is not None:
             auth = BasicAuth(config.identity, config.password)
         mode = config.validation_mode
-        self._conn = RefusalWatchingConnection(
+        self._conn = OcppConnection(
             config.url,
             self._adapter.subprotocol,
             self._handle,
             on_frame=self._record if on_frame is not None else None,
             on_connected=self._on_reconnected,
-            reconnect=reconnect or ReconnectPolicy(rng=random.Random(config.seed)),
+            reconnect=reconnect or ReconnectPolicy(seed=config.seed),
             strict_version=None if mode == "off" else config.ocpp_version,
             lenient=mode == "lenient",
             auth=auth,
             ssl_context=ssl_context or ssl_context_for(config),
             source_address=config.source_address,
+            transport=config.transport,
+            on_refused=self._credentials_refused,
         )
-        self._conn.on_refused = self._credentials_refused
         self._state_file: Path | None = None
         if queue is None and config.state_dir is not None:
             base = Path(config.state_dir)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+
+from ocpplab_sim.connection.links import Transport
 
 __all__ = ["ChargePointConfig", "FrameRecord"]
 
 
-@dataclass(frozen=True)
-class FrameRecord:
+class FrameRecord(NamedTuple):
     """One OCPP-J frame sent (``out``: charge point → central system) or received (``in``).
 
     ``at`` is the wall clock (``time.time()``) when the frame was sent or received; ``message``
-    is the decoded OCPP-J array.
+    is the decoded OCPP-J array. A named tuple: every frame of a load run makes one.
     """
 
     at: float
@@ -42,6 +43,7 @@ class ChargePointConfig:
     ``firmware_step_s`` paces firmware and log-upload status sequences.
     ``source_address`` binds the websocket's local end to that IP address (e.g. ``127.0.0.2``
     from a loopback pool, past the ephemeral-port limit of one source address).
+    ``transport`` is the websocket library (``picows`` is the compiled one load runs use).
     """
 
     identity: str
@@ -66,6 +68,7 @@ class ChargePointConfig:
     firmware_step_s: float = 1.0
     firmware_version: str = "1.0.0"
     source_address: str | None = None
+    transport: Transport = "websockets"
 
     def __post_init__(self) -> None:
         if not self.identity or "/" in self.identity:
@@ -86,6 +89,8 @@ class ChargePointConfig:
             raise ValueError("powers must be > 0")
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together")
+        if self.transport not in ("websockets", "picows"):
+            raise ValueError("transport must be websockets or picows")
         if (self.ca_file or self.cert_file) and not self.csms_url.startswith("wss://"):
             raise ValueError("ca_file / cert_file need a wss:// URL")
 

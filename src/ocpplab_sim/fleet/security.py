@@ -18,47 +18,13 @@ schema violation drops the event with a log line; it never fails the action that
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
 
-from ocpplab_sim.connection import OcppConnection
 from ocpplab_sim.errors import ChargePointError, ConnectivityError, CsmsUnreachable
 from ocpplab_sim.fleet.base import ChargePointBase
 
-__all__ = ["RefusalWatchingConnection", "SecurityEvents"]
+__all__ = ["SecurityEvents"]
 
 log = logging.getLogger(__name__)
-
-# HTTP statuses with which a central system refuses the credentials of a charge point (Basic
-# auth of security profiles 1/2, or a client certificate it does not accept).
-_REFUSED = frozenset({401, 403})
-
-
-def _refused_status(exc: BaseException) -> int | None:
-    """The HTTP status of a refused websocket handshake behind ``exc``, if that is its cause."""
-    response = getattr(exc.__cause__, "response", None)
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) and status in _REFUSED else None
-
-
-class RefusalWatchingConnection(OcppConnection):
-    """An :class:`OcppConnection` that tells ``on_refused(status)`` whenever a connect attempt
-    (first, after a hold or in the reconnect loop) is refused with HTTP 401 or 403.
-
-    It wraps the connection's private connect step, since the connection offers no hook for
-    failed attempts; everything else is the plain connection.
-    """
-
-    on_refused: Callable[[int], None] | None = None
-
-    async def _connect(self) -> Any:
-        try:
-            return await super()._connect()
-        except CsmsUnreachable as exc:
-            status = _refused_status(exc)
-            if status is not None and self.on_refused is not None:
-                self.on_refused(status)
-            raise
 
 
 class SecurityEvents(ChargePointBase):

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ocpplab_sim.errors import InputError
+from ocpplab_sim.fleet import TRANSPORTS
 from ocpplab_sim.load.html import to_html
 from ocpplab_sim.load.merge import merge_load_reports
+from ocpplab_sim.load.metrics import LoadMetrics
+from ocpplab_sim.load.ocpi_probe import EvseRef, OcpiProbe
 from ocpplab_sim.load.prometheus import PrometheusExporter
-from ocpplab_sim.load.runner import run_load
+from ocpplab_sim.load.runner import LoadRunResult, run_load
 from ocpplab_sim.load.shapes import SHAPES, parse_shape
 from ocpplab_sim.load.shard import Shard, shard_from_env
-from ocpplab_sim.load.template import parse_template_params, provisioned
+from ocpplab_sim.load.template import ProvisionedNetwork, parse_template_params, provisioned
 from ocpplab_sim.load.worker import ChargerSpec, WorkerPlan
+from ocpplab_sim.ocpi_client import OcpiClient
 
 __all__ = ["add_load_parser", "add_report_parser", "run_load_command", "run_report_command"]
 
@@ -54,6 +61,14 @@ def add_load_parser(commands: Any) -> None:
         "--template-param", action="append", metavar="NAME=VALUE", help="template parameter"
     )
     load.add_argument("--gateway-url", help="gateway for --template (default: embedded)")
+    load.add_argument(
+        "--ocpi-sample",
+        type=int,
+        default=20,
+        metavar="N",
+        help="with --template: measure OCPI propagation latency on the EVSEs of N chargers "
+        "spread over the fleet (0: off)",
+    )
     load.add_argument("--token", default="load-token", help="gateway token for --template")
     load.add_argument("--security-profile", type=int, choices=(0, 1), default=0)
     load.add_argument(
@@ -86,6 +101,13 @@ def add_load_parser(commands: Any) -> None:
         type=int,
         metavar="PORT",
         help="serve live metrics for Prometheus on http://127.0.0.1:PORT/metrics (0: any port)",
+    )
+    load.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="picows",
+        help="websocket library of the chargers (default picows: compiled, about half the CPU "
+        "per connect and per message of websockets)",
     )
     load.add_argument(
         "--validation",
@@ -153,6 +175,7 @@ def _plan(
         validation=args.validation,
         source_addresses=args.source_addresses,
         chargers=chargers,
+        transport=args.transport,
     )
     return plan, shard
 
@@ -193,12 +216,81 @@ async def _run_template(args: argparse.Namespace, params: dict[str, Any]) -> int
             flush=True,
         )
         args.csms_url = network.csms_url
-        # the run blocks; the embedded gateway keeps serving on this loop meanwhile
-        return await asyncio.to_thread(_run, args, network.chargers)
+        used = network.chargers[: args.chargers] if args.chargers else network.chargers
+        probe = await _ocpi_probe(network, used, args.ocpi_sample)
+        if probe is None:
+            # the run blocks; the embedded gateway keeps serving on this loop meanwhile
+            return await asyncio.to_thread(_run, args, network.chargers)
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        polling = asyncio.create_task(probe.run(stop))
+
+        def observe(snapshot: dict[str, Any]) -> None:
+            if snapshot.get("statuses"):
+                loop.call_soon_threadsafe(probe.feed, snapshot["statuses"])
+
+        try:
+            result = await asyncio.to_thread(
+                _execute, args, network.chargers, watch=probe.watched, observe=observe
+            )
+            stop.set()
+            await asyncio.wait_for(polling, 30)
+        finally:
+            polling.cancel()
+            with contextlib.suppress(BaseException):
+                await polling
+            await probe.close()
+        totals = LoadMetrics.from_dict(result.report["metrics"])
+        totals.merge(probe.metrics)
+        result.report["metrics"] = totals.to_dict()
+        result.report["ocpi_misses"] = probe.misses
+        for miss in probe.misses:
+            print(f"  OCPI: {miss}")
+        _write(result.report, args.report, args.html)
+        return _summary(result.report)
+
+
+async def _ocpi_probe(
+    network: ProvisionedNetwork, chargers: tuple[ChargerSpec, ...], sample: int
+) -> OcpiProbe | None:
+    """The OCPI handshake and a probe over ``sample`` of the chargers' EVSEs (None: off)."""
+    if sample <= 0 or not chargers or network.topology is None:
+        return None
+    if network.ocpi_versions_url is None or network.token_a is None or network.party is None:
+        print("  (no OCPI credentials from the gateway: OCPI propagation not measured)")
+        return None
+    step = max(1, len(chargers) // sample)
+    picked = {spec.identity for spec in chargers[::step][:sample]}
+    evses = {
+        (e.charger_identity, e.ocpp_number): EvseRef(e.location_id, e.evse_uid)
+        for e in network.topology.evses
+        if e.charger_identity in picked
+    }
+    ocpi = OcpiClient(network.ocpi_versions_url, network.token_a, party=network.party)
+    try:
+        await ocpi.handshake()
+    except BaseException:
+        await ocpi.aclose()
+        raise
+    print(f"  OCPI {ocpi.version}: probing {len(evses)} EVSEs of {len(picked)} chargers")
+    return OcpiProbe(ocpi, evses)
 
 
 def _run(args: argparse.Namespace, chargers: tuple[ChargerSpec, ...] = ()) -> int:
+    result = _execute(args, chargers)
+    _write(result.report, args.report, args.html)
+    return _summary(result.report)
+
+
+def _execute(
+    args: argparse.Namespace,
+    chargers: tuple[ChargerSpec, ...] = (),
+    *,
+    watch: frozenset[str] = frozenset(),
+    observe: Callable[[dict[str, Any]], None] | None = None,
+) -> LoadRunResult:
     plan, shard = _plan(args, chargers)
+    plan = replace(plan, watch=watch)
     for path in (args.report, args.html):
         if path is not None and not path.parent.exists():
             raise InputError(f"{path}: the folder {path.parent} does not exist")
@@ -229,12 +321,12 @@ def _run(args: argparse.Namespace, chargers: tuple[ChargerSpec, ...] = ()) -> in
             workers=args.workers,
             progress=progress,
             settings={"argv": sys.argv[1:]},
+            observe=observe,
         )
     finally:
         if exporter is not None:
             exporter.close()
-    _write(result.report, args.report, args.html)
-    return _summary(result.report)
+    return result
 
 
 def run_report_command(args: argparse.Namespace) -> int:
@@ -270,7 +362,8 @@ def _summary(report: dict[str, Any]) -> int:
     unanswered = counters.get("unanswered", 0)
     calls = sum(v["count"] for k, v in metrics["latency_s"].items() if k != "connect+boot")
     print(f"  calls answered: {calls}, unanswered: {unanswered}")
-    for name in ("connect+boot", "Heartbeat", "BootNotification", "StatusNotification"):
+    names = ("connect+boot", "Heartbeat", "BootNotification", "StatusNotification")
+    for name in (*names, "ocpi_propagation"):
         if name in metrics["latency_s"]:
             lat = metrics["latency_s"][name]
             print(

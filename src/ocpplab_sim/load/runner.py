@@ -88,10 +88,12 @@ def run_load(
     workers: int | str = "auto",
     progress: Callable[[dict[str, Any]], None] | None = None,
     settings: dict[str, Any] | None = None,
+    observe: Callable[[dict[str, Any]], None] | None = None,
 ) -> LoadRunResult:
     """Run the shard's part of the fleet and return the merged report.
 
-    ``workers="auto"`` uses one process per core. Raises RuntimeError if a worker dies.
+    ``workers="auto"`` uses one process per core. ``observe`` sees every worker snapshot as it
+    arrives (e.g. the statuses an OCPI probe waits for). Raises RuntimeError if a worker dies.
     """
     shard = shard or Shard()
     count = (os.cpu_count() or 1) if workers == "auto" else int(workers)
@@ -102,6 +104,8 @@ def run_load(
     finals: dict[int, dict[str, Any]] = {}
 
     def take(snapshot: dict[str, Any]) -> None:
+        if observe is not None:
+            observe(snapshot)
         second = int(snapshot["t"] + 0.5) if not snapshot["final"] else -1
         bucket = snapshots.setdefault(second, [])
         bucket.append(snapshot)
@@ -180,4 +184,7 @@ def _describe(plan: WorkerPlan) -> dict[str, Any]:
     data["shape"] = {"kind": type(plan.shape).__name__, **asdict(plan.shape)}  # type: ignore[call-overload]
     for key in ("first", "last", "worker"):
         data.pop(key)
+    # counts only: the provisioned chargers carry passwords, and both lists can be long
+    data["chargers"] = len(plan.chargers)
+    data["watch"] = len(plan.watch)
     return data

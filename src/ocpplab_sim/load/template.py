@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from ocpplab_sim.errors import GatewayApiError, InputError
-from ocpplab_sim.gateway_client import GatewayClient, Party, csms_url_for
+from ocpplab_sim.gateway_client import GatewayClient, Party, Topology, csms_url_for
 from ocpplab_sim.launcher import embedded_gateway
 from ocpplab_sim.load.worker import ChargerSpec
 
@@ -26,6 +26,11 @@ class ProvisionedNetwork:
     gateway_url: str
     csms_url: str
     chargers: tuple[ChargerSpec, ...]
+    #: where an eMSP starts the OCPI handshake with the CPO (None: the gateway gave none)
+    ocpi_versions_url: str | None = None
+    token_a: str | None = None
+    party: Party | None = None
+    topology: Topology | None = None
 
 
 def parse_template_params(items: list[str] | None) -> dict[str, Any]:
@@ -77,6 +82,18 @@ async def provisioned(
                 )
                 for info in await client.chargers(cpo.cpo_id)
             )
-            yield ProvisionedNetwork(cpo.cpo_id, gateway_url, csms_url_for(gateway_url), chargers)
+            versions_url, token_a = cpo.ocpi_peer_url, cpo.token_a
+            if cpo.roam_helper is not None:
+                versions_url, token_a = cpo.roam_helper.versions_url, cpo.roam_helper.token_a
+            yield ProvisionedNetwork(
+                cpo.cpo_id,
+                gateway_url,
+                csms_url_for(gateway_url),
+                chargers,
+                ocpi_versions_url=versions_url or None,
+                token_a=token_a,
+                party=cpo.party,
+                topology=await client.topology(cpo.cpo_id),
+            )
         finally:
             await client.delete_cpo(cpo.cpo_id)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ocpplab_sim.errors import OcpplabError
-from ocpplab_sim.fleet import ChargePointConfig, FrameRecord, SimulatedChargePoint
+from ocpplab_sim.fleet import ChargePointConfig, FrameRecord, SimulatedChargePoint, Transport
 from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
 from ocpplab_sim.load.shapes import LoadShape
 from ocpplab_sim.load.shard import synthetic_identity
@@ -84,6 +84,9 @@ class WorkerPlan:
     source_addresses: int = 0
     chargers: tuple[ChargerSpec, ...] = ()
     max_connecting: int = 256
+    transport: Transport = "picows"
+    #: identities whose StatusNotifications go into the snapshots (the OCPI probe's sample)
+    watch: frozenset[str] = frozenset()
 
     @property
     def size(self) -> int:
@@ -103,6 +106,7 @@ class WorkerPlan:
                 validation=self.validation,
                 password=spec.password,
                 source_address=source,
+                transport=self.transport,
             )
         version: Literal["1.6", "2.0.1"]
         if self.ocpp_version == "mixed":
@@ -118,6 +122,7 @@ class WorkerPlan:
             seed=self.seed * 1_000_003 + number,
             validation=self.validation,
             source_address=source,
+            transport=self.transport,
         )
 
 
@@ -160,6 +165,7 @@ class _State:
     booted: int = 0
     sessions: int = 0
     errors: int = 0
+    statuses: list[tuple[str, int, str, float]] = field(default_factory=list)
 
 
 _CUT_OFF_S = 2.0
@@ -177,6 +183,7 @@ class _Worker:
         self.charging: set[int] = set()
         self.free = _Pool()  # connected and not charging
         self.tasks: set[asyncio.Task[None]] = set()
+        self.watch = plan.watch
 
     # every frame of every charger passes here: keep it cheap
     def on_frame(self, record: FrameRecord) -> None:
@@ -187,6 +194,8 @@ class _Worker:
             state.interval_messages += 1
             if kind == 2:
                 state.pending[(record.identity, message[1])] = (message[2], record.at)
+                if self.watch and message[2] == "StatusNotification":
+                    self._watch_status(record)
             return
         state.interval_messages += 1
         if kind == 2:
@@ -202,6 +211,15 @@ class _Worker:
         if kind == 4:
             state.errors += 1
             state.metrics.count(f"errors.callerror.{action}")
+
+    def _watch_status(self, record: FrameRecord) -> None:
+        if record.identity not in self.watch:
+            return
+        payload = record.message[3]
+        number = payload.get("connectorId", payload.get("evseId"))
+        status = payload.get("status", payload.get("connectorStatus"))
+        if isinstance(number, int) and number > 0 and isinstance(status, str):
+            self.state.statuses.append((record.identity, number, status, record.at))
 
     def error(self, name: str) -> None:
         self.state.errors += 1
@@ -277,9 +295,11 @@ class _Worker:
             "rss_kb": rss_kb(),
             "cpu_s": time.process_time(),
             "final": final,
+            "statuses": state.statuses,
         }
         state.interval = LatencyHistogram()
         state.interval_messages = 0
+        state.statuses = []
         return data
 
     async def run(self) -> dict[str, Any]:

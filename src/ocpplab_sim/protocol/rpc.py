@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
+
+import orjson
 
 from ocpplab_sim.errors import ChargePointError, OcppCallError
 
@@ -29,6 +30,7 @@ __all__ = [
     "counter_ids",
     "decode",
     "encode",
+    "encode_array",
 ]
 
 Payload = dict[str, Any]
@@ -47,7 +49,7 @@ class Call:
     payload: Payload
 
     def to_array(self) -> list[Any]:
-        return [MessageType.CALL.value, self.unique_id, self.action, self.payload]
+        return [2, self.unique_id, self.action, self.payload]  # MessageType.CALL
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ class CallResult:
     payload: Payload
 
     def to_array(self) -> list[Any]:
-        return [MessageType.CALLRESULT.value, self.unique_id, self.payload]
+        return [3, self.unique_id, self.payload]  # MessageType.CALLRESULT
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ class CallError:
 
     def to_array(self) -> list[Any]:
         return [
-            MessageType.CALLERROR.value,
+            4,  # MessageType.CALLERROR
             self.unique_id,
             self.code,
             self.description,
@@ -99,16 +101,25 @@ class CallErrorReply(Exception):
         super().__init__(f"{code}: {description}")
 
 
-def encode(message: Message) -> str:
-    """Serialize a message to the text of one websocket frame."""
-    return json.dumps(message.to_array(), separators=(",", ":"), ensure_ascii=False)
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def encode(message: Message) -> bytes:
+    """Serialize a message to the UTF-8 text of one websocket frame (compact JSON)."""
+    return orjson.dumps(message.to_array(), option=_OPTIONS)
+
+
+def encode_array(array: list[Any]) -> bytes:
+    """:func:`encode` for a message already turned into its OCPP-J array."""
+    return orjson.dumps(array, option=_OPTIONS)
 
 
 def decode(raw: str | bytes) -> Message:
-    """Parse one websocket frame. Raises :class:`FrameError` on anything that is not OCPP-J."""
+    """Parse one websocket frame (text, or its UTF-8 bytes). Raises :class:`FrameError` on
+    anything that is not OCPP-J, invalid UTF-8 included."""
     try:
-        data = json.loads(raw)
-    except ValueError as exc:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise FrameError(f"not JSON: {exc}") from exc
     if not isinstance(data, list) or len(data) < 3:
         raise FrameError("an OCPP-J message is a JSON array of 3 to 5 elements")

@@ -18,7 +18,6 @@ Nothing here reads a clock, sleeps or touches the network: every time is an argu
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -85,7 +84,7 @@ class StationCore:
                 number=n,
                 max_power_w=powers[n - 1],
                 meter=Meter(
-                    random.Random(seed * 1009 + n),
+                    seed * 1009 + n,
                     nominal_voltage_v=self.voltage_v,
                     phases=self.phases,
                 ),

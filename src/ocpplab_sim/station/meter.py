@@ -33,7 +33,7 @@ class Meter:
 
     def __init__(
         self,
-        rng: random.Random,
+        rng: random.Random | int,
         *,
         nominal_voltage_v: float = 230.0,
         phases: int = 3,
@@ -42,7 +42,9 @@ class Meter:
     ) -> None:
         if phases not in (1, 3):
             raise ValueError("phases must be 1 or 3")
-        self._rng = rng
+        # an int is a seed: the generator is made at the first draw (seeding one costs tens
+        # of µs and 2.5 KB, and most chargers of a load run never meter)
+        self._seed_or_rng = rng
         self._nominal_voltage_v = nominal_voltage_v
         self._phases = phases
         self._energy_wh = float(initial_energy_wh)
@@ -78,12 +80,19 @@ class Meter:
             self._energy_wh += self._power_w * (now - self._last_t) / 3600.0
         if self._last_t is None or now > self._last_t:
             self._last_t = now
-        self._voltage_v = self._nominal_voltage_v * (1.0 + self._rng.uniform(-0.02, 0.02))
+        rng = self._rng()
+        self._voltage_v = self._nominal_voltage_v * (1.0 + rng.uniform(-0.02, 0.02))
         if target_power_w > 0:
-            self._power_w = target_power_w * (1.0 - self._rng.uniform(0.0, 0.03))
+            self._power_w = target_power_w * (1.0 - rng.uniform(0.0, 0.03))
         else:
             self._power_w = 0.0
         return self.reading()
+
+    def _rng(self) -> random.Random:
+        rng = self._seed_or_rng
+        if isinstance(rng, int):
+            rng = self._seed_or_rng = random.Random(rng)
+        return rng
 
     def _current(self) -> float:
         if self._power_w == 0.0:

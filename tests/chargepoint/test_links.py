@@ -1,0 +1,186 @@
+"""The two websocket links of the connection layer behave the same (real sockets, port 0)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from ocpplab_sim.connection import OcppConnection, Reply
+from ocpplab_sim.connection.links import LinkClosed, LinkError, LinkOptions, open_link
+
+Behaviour = Callable[[ServerConnection], Any]
+
+
+class Peer:
+    """A websockets server whose behaviour per connection a test sets."""
+
+    def __init__(self) -> None:
+        self.behaviour: Behaviour | None = None
+        self.received: list[str | bytes] = []
+        self.close_codes: list[int | None] = []
+        self.refuse: int | None = None
+        self.url = ""
+
+    async def handler(self, ws: ServerConnection) -> None:
+        if self.behaviour is not None:
+            await self.behaviour(ws)
+            return
+        async for message in ws:
+            self.received.append(message)
+            await ws.send(message)
+        self.close_codes.append(ws.close_code)
+
+    def process_request(self, _conn: ServerConnection, _request: Request) -> Response | None:
+        if self.refuse is None:
+            return None
+        return Response(self.refuse, "Refused", Headers(), b"no")
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[Peer]:
+    state = Peer()
+    async with serve(
+        state.handler,
+        "127.0.0.1",
+        0,
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        process_request=state.process_request,
+    ) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        state.url = f"ws://127.0.0.1:{port}"
+        yield state
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: asyncio.Queue[str | bytes] = asyncio.Queue()
+        self.closed = asyncio.Event()
+        self.closes = 0
+
+    def on_message(self, raw: str | bytes) -> None:
+        self.messages.put_nowait(raw)
+
+    def on_closed(self) -> None:
+        self.closes += 1
+        self.closed.set()
+
+
+def text(raw: str | bytes) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+async def test_round_trip_subprotocol_and_clean_close(peer: Peer, transport: Any) -> None:
+    inbox = Inbox()
+    link = await open_link(
+        transport, LinkOptions(f"{peer.url}/CP1", "ocpp1.6"), inbox.on_message, inbox.on_closed
+    )
+    assert link.subprotocol == "ocpp1.6"
+    await link.send('[2,"1","Heartbeat",{"x":"é"}]'.encode())
+    echoed = await asyncio.wait_for(inbox.messages.get(), 5)
+    assert text(echoed) == '[2,"1","Heartbeat",{"x":"é"}]'
+    assert peer.received == ['[2,"1","Heartbeat",{"x":"é"}]']  # a text frame, not binary
+    await link.close(1000, "bye")
+    assert inbox.closes == 1
+    with pytest.raises(LinkClosed):
+        await link.send(b"[]")
+    await link.close()  # idempotent
+    assert inbox.closes == 1
+
+
+async def test_fragmented_message_arrives_whole(peer: Peer, transport: Any) -> None:
+    async def fragments(ws: ServerConnection) -> None:
+        await ws.send(iter(['[2,"9","Reset",', '{"type":', '"Soft"}]']))
+        await ws.wait_closed()
+
+    peer.behaviour = fragments
+    inbox = Inbox()
+    link = await open_link(
+        transport, LinkOptions(f"{peer.url}/CP2", "ocpp1.6"), inbox.on_message, inbox.on_closed
+    )
+    whole = await asyncio.wait_for(inbox.messages.get(), 5)
+    assert text(whole) == '[2,"9","Reset",{"type":"Soft"}]'
+    await link.close()
+
+
+async def test_server_close_calls_on_closed_once(peer: Peer, transport: Any) -> None:
+    async def hang_up(ws: ServerConnection) -> None:
+        await ws.close(1011, "going away")
+
+    peer.behaviour = hang_up
+    inbox = Inbox()
+    link = await open_link(
+        transport, LinkOptions(f"{peer.url}/CP3", "ocpp1.6"), inbox.on_message, inbox.on_closed
+    )
+    await asyncio.wait_for(inbox.closed.wait(), 5)
+    await link.wait_closed()
+    assert inbox.closes == 1
+
+
+async def test_refused_handshake_names_the_http_status(peer: Peer, transport: Any) -> None:
+    peer.refuse = 401
+    with pytest.raises(LinkError) as info:
+        await open_link(
+            transport, LinkOptions(f"{peer.url}/CP4", "ocpp1.6"), lambda _r: None, lambda: None
+        )
+    assert info.value.http_status == 401
+
+
+async def test_nothing_listening_is_a_link_error(transport: Any) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(LinkError) as info:
+        await open_link(
+            transport, LinkOptions(f"ws://127.0.0.1:{port}/x", "ocpp1.6"), print, lambda: None
+        )
+    assert info.value.http_status is None
+    assert isinstance(info.value.__cause__, OSError)
+
+
+async def test_a_call_sent_right_behind_the_handshake_is_answered(
+    peer: Peer, transport: Any
+) -> None:
+    """A central system may send a CALL the moment the socket opens; the connection answers it
+    even if it arrives before the connection has attached the link."""
+    answers: asyncio.Queue[str | bytes] = asyncio.Queue()
+
+    async def eager(ws: ServerConnection) -> None:
+        await ws.send('[2,"c1","Heartbeat",{}]')
+        async for message in ws:
+            answers.put_nowait(message)
+
+    peer.behaviour = eager
+    seen: list[str] = []
+
+    async def handler(action: str, _payload: dict[str, Any]) -> Reply:
+        seen.append(action)
+        return Reply({"currentTime": "2026-01-01T00:00:00Z"})
+
+    conn = OcppConnection(f"{peer.url}/CP5", "ocpp1.6", handler, transport=transport)
+    await conn.open()
+    try:
+        answer = await asyncio.wait_for(answers.get(), 5)
+        assert text(answer) == '[3,"c1",{"currentTime":"2026-01-01T00:00:00Z"}]'
+        assert seen == ["Heartbeat"]
+    finally:
+        await conn.close()
+
+
+async def test_refusals_reach_on_refused(peer: Peer, transport: Any) -> None:
+    peer.refuse = 403
+    refused: list[int] = []
+    conn = OcppConnection(
+        f"{peer.url}/CP6", "ocpp1.6", None, transport=transport, on_refused=refused.append
+    )  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="403"):
+        await conn.open()
+    assert refused == [403]
+    await conn.close()
