@@ -15,7 +15,7 @@ it measures, in one run:
    at that load, and lost messages (calls never answered, errors, reconnects).
 
 Run: ``python benchmarks/load_scale.py [--chargers 20000] [--heartbeat 10] [--hold 60]
-[--workers 2] [--sink-processes 2] [--source-addresses 16]``. Bounded: it stops after the hold
+[--workers 2] [--sink-processes 1] [--source-addresses 16]``. Bounded: it stops after the hold
 (plus the boot storm, at most ``--boot-budget`` seconds).
 """
 
@@ -26,6 +26,7 @@ import asyncio
 import gc
 import multiprocessing
 import queue
+import statistics
 import subprocess
 import sys
 import time
@@ -225,6 +226,7 @@ def scale_run(args: argparse.Namespace, url: str) -> None:
                 source_addresses=args.source_addresses,
                 meter_interval_s=3600,
                 transport=args.transport,
+                max_connecting=args.max_connecting,
             )
         )
     context = multiprocessing.get_context("spawn")
@@ -332,6 +334,113 @@ def scale_run(args: argparse.Namespace, url: str) -> None:
     print(f"wall time of the scale run: {time.time() - started:.0f} s")
 
 
+async def raw_boots(url: str, n: int, concurrency: int) -> float:
+    """Client CPU µs per connect+boot with bare picows: connect, then the same three frames a
+    1.6 charger with one connector sends (BootNotification, StatusNotification for connectors
+    0 and 1), each answer awaited, nothing parsed: the floor under the harness's figure."""
+    from picows import WSListener, WSMsgType, ws_connect
+
+    boot = '[2,"1","BootNotification",{"chargePointVendor":"ocpplab","chargePointModel":"sim"}]'
+    status = '[2,"%d","StatusNotification",{"connectorId":%d,"errorCode":"NoError","status":"Available"}]'
+    frames = [boot.encode(), (status % (2, 0)).encode(), (status % (3, 1)).encode()]
+
+    class Waiter(WSListener):  # type: ignore[misc]
+        waiter: asyncio.Future[bytes]
+
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type == WSMsgType.TEXT:
+                self.waiter.set_result(frame.get_payload_as_bytes())
+
+    loop = asyncio.get_running_loop()
+    opened: list[Any] = []
+    numbers = iter(range(n))
+
+    async def boots() -> None:
+        for number in numbers:
+            transport, waiter = await ws_connect(
+                Waiter,
+                f"{url}/RAW-BOOT-{number}",
+                extra_headers={"Sec-WebSocket-Protocol": "ocpp1.6"},
+                use_aiofastnet=False,
+            )
+            for frame in frames:
+                waiter.waiter = loop.create_future()
+                transport.send(WSMsgType.TEXT, frame)
+                await waiter.waiter
+            opened.append(transport)
+
+    cpu = time.process_time()
+    await asyncio.gather(*(boots() for _ in range(concurrency)))
+    spent = (time.process_time() - cpu) / n * 1e6
+    for transport in opened:
+        transport.disconnect()
+    await asyncio.sleep(0.5)
+    return spent
+
+
+async def harness_boots(url: str, n: int, concurrency: int) -> float:
+    """The same through the load worker's connect (SimulatedChargePoint.start, the frame hook,
+    the connect+boot histogram)."""
+    from ocpplab_sim.load.worker import _Worker
+
+    plan = WorkerPlan(url, 0, n, n, Steady(1, 1), meter_interval_s=3600, validation="off")
+    worker = _Worker(plan, lambda _snapshot: None)
+    numbers = iter(range(n))
+
+    async def boots() -> None:
+        for number in numbers:
+            worker.connecting += 1
+            await worker.connect(number)
+
+    cpu = time.process_time()
+    await asyncio.gather(*(boots() for _ in range(concurrency)))
+    spent = (time.process_time() - cpu) / n * 1e6
+    assert len(worker.connected) == n, worker.state.metrics.counters
+    await asyncio.gather(*(point.stop() for point in worker.connected.values()))
+    return spent
+
+
+def boot_cpu(url: str, n: int, concurrency: int) -> None:
+    raw = run_fast(raw_boots(url, n, concurrency))
+    mine = run_fast(harness_boots(url, n, concurrency))
+    print(
+        f"client CPU per connect+boot ({n} chargers, {concurrency} at a time, one process): "
+        f"bare picows {raw:.0f} µs, harness {mine:.0f} µs = {mine / raw:.2f}×"
+    )
+
+
+def per_call(url: str, k: int, calls: int, rounds: int = 5) -> None:
+    """Each of the six measurements ``rounds`` times, interleaved; the median of each."""
+    print(
+        f"CPU per call: {k} connections, {calls} sequential Heartbeats each, one process, "
+        f"median of {rounds} interleaved rounds"
+    )
+    kinds = [
+        (transport, validation)
+        for transport in ("websockets", "picows")
+        for validation in ("raw", "off", "lenient")
+    ]
+    seen: dict[tuple[str, str], list[float]] = {kind: [] for kind in kinds}
+    for _ in range(rounds):
+        for transport, validation in kinds:
+            if validation == "raw":
+                raw = raw_websockets if transport == "websockets" else raw_picows
+                seen[(transport, validation)].append(run_fast(raw(url, k, calls)))
+            else:
+                figure = run_fast(harness_call(url, k, calls, validation, transport))
+                seen[(transport, validation)].append(figure)
+    median = {kind: statistics.median(values) for kind, values in seen.items()}
+    for transport in ("websockets", "picows"):
+        raw = median[(transport, "raw")]
+        print(f"  raw {transport:<10} round trip: {raw:6.1f} µs client CPU per call")
+        for validation in ("off", "lenient"):
+            mine = median[(transport, validation)]
+            print(
+                f"  harness over {transport:<10} validation {validation:<7}: {mine:6.1f} µs "
+                f"client CPU per call = {mine / raw:.2f}× the raw {transport} round trip"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--chargers", type=int, default=20_000)
@@ -340,31 +449,28 @@ def main() -> None:
     parser.add_argument("--boot-budget", type=float, default=25.0)
     parser.add_argument("--connect-rate", type=float, default=100_000.0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--sink-processes", type=int, default=2)
+    parser.add_argument("--sink-processes", type=int, default=1)
     parser.add_argument("--source-addresses", type=int, default=16)
     parser.add_argument("--validation", choices=("off", "lenient", "strict"), default="off")
-    parser.add_argument("--calls", type=int, default=200, help="calls per connection")
+    parser.add_argument("--calls", type=int, default=300, help="calls per connection")
     parser.add_argument("--call-connections", type=int, default=50)
     parser.add_argument("--transport", choices=("picows", "websockets"), default="picows")
+    parser.add_argument("--max-connecting", type=int, default=1024, help="per worker")
+    parser.add_argument("--boot-sample", type=int, default=2000, help="chargers per boot-CPU run")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--skip-calls", action="store_true", help="no CPU-per-call comparison")
     args = parser.parse_args()
-    print(f"fd limit raised to {raise_fd_limit()}")
-    sink = Sink(args.heartbeat, args.sink_processes)
+    limit = raise_fd_limit()
+    # one descriptor per connection in the sink too: enough processes to hold them all
+    needed = -(-(args.chargers + args.call_connections + 200) // max(1, limit - 200))
+    sink_processes = max(args.sink_processes, needed)
+    args.sink_processes = sink_processes
+    print(f"fd limit raised to {limit}; {sink_processes} sink process(es)")
+    sink = Sink(args.heartbeat, sink_processes)
     try:
-        k, calls = args.call_connections, args.calls
-        print(f"CPU per call: {k} connections, {calls} sequential Heartbeats each, one process")
-        raws = {
-            "websockets": run_fast(raw_websockets(sink.url, k, calls)),
-            "picows": run_fast(raw_picows(sink.url, k, calls)),
-        }
-        for transport, raw in raws.items():
-            print(f"  raw {transport:<10} round trip: {raw:6.1f} µs client CPU per call")
-            for validation in ("off", "lenient"):
-                mine = run_fast(harness_call(sink.url, k, calls, validation, transport))
-                print(
-                    f"  harness over {transport:<10} validation {validation:<7}: {mine:6.1f} µs "
-                    f"client CPU per call = {mine / raw:.2f}× the raw {transport} round trip"
-                )
+        if not args.skip_calls:
+            per_call(sink.url, args.call_connections, args.calls)
+            boot_cpu(sink.url, args.boot_sample, args.max_connecting)
         if not args.skip_scale:
             scale_run(args, sink.url)
     finally:

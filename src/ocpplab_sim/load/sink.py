@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import multiprocessing
@@ -271,6 +272,8 @@ class CentralSystemSink:
                 backlog=8192,
                 max_frame_size=_MAX_MESSAGE,
                 logger_name="sink",
+                # the event loop's own accept: aiofastnet's spins on EMFILE (too many open files)
+                use_aiofastnet=False,
             )
         except BaseException:
             sock.close()
@@ -407,11 +410,13 @@ async def _main(
 
 
 def _serve_more(host: str, port: int, heartbeat: int, drop_every: int, ready: Any) -> None:
+    gc.set_threshold(50_000, 20, 20)  # thousands of long-lived connections: collect rarely
     raise_fd_limit()
     run_fast(_main(host, port, heartbeat, drop_every, reuse_port=True, announce=False, ready=ready))
 
 
 def _serve(host: str, port: int, heartbeat: int, drop_every: int, processes: int) -> None:
+    gc.set_threshold(50_000, 20, 20)  # thousands of long-lived connections: collect rarely
     raise_fd_limit()
     if processes <= 1:
         run_fast(_main(host, port, heartbeat, drop_every))
