@@ -32,6 +32,8 @@ import sys
 import time
 from typing import Any
 
+from picows import WSListener, WSMsgType, ws_connect
+
 from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
 from ocpplab_sim.load.shapes import Steady
 from ocpplab_sim.load.sink import raise_fd_limit, run_fast
@@ -119,17 +121,19 @@ async def raw_websockets(url: str, connections: int, calls: int) -> float:
         await asyncio.gather(*(ws.close() for ws in sockets))
 
 
+class Waiter(WSListener):  # type: ignore[misc]
+    """A bare picows client: the frame handler completes the future the sender awaits."""
+
+    waiter: asyncio.Future[bytes]
+
+    def on_ws_frame(self, transport: Any, frame: Any) -> None:
+        if frame.msg_type == WSMsgType.TEXT:
+            self.waiter.set_result(frame.get_payload_as_bytes())
+
+
 async def raw_picows(url: str, connections: int, calls: int) -> float:
     """The same with plain picows (its callback API: the frame handler completes the future
     the sender awaits)."""
-    from picows import WSListener, WSMsgType, ws_connect
-
-    class Waiter(WSListener):  # type: ignore[misc]
-        waiter: asyncio.Future[bytes]
-
-        def on_ws_frame(self, transport: Any, frame: Any) -> None:
-            if frame.msg_type == WSMsgType.TEXT:
-                self.waiter.set_result(frame.get_payload_as_bytes())
 
     loop = asyncio.get_running_loop()
     links = [
@@ -338,18 +342,10 @@ async def raw_boots(url: str, n: int, concurrency: int) -> float:
     """Client CPU µs per connect+boot with bare picows: connect, then the same three frames a
     1.6 charger with one connector sends (BootNotification, StatusNotification for connectors
     0 and 1), each answer awaited, nothing parsed: the floor under the harness's figure."""
-    from picows import WSListener, WSMsgType, ws_connect
 
     boot = '[2,"1","BootNotification",{"chargePointVendor":"ocpplab","chargePointModel":"sim"}]'
     status = '[2,"%d","StatusNotification",{"connectorId":%d,"errorCode":"NoError","status":"Available"}]'
     frames = [boot.encode(), (status % (2, 0)).encode(), (status % (3, 1)).encode()]
-
-    class Waiter(WSListener):  # type: ignore[misc]
-        waiter: asyncio.Future[bytes]
-
-        def on_ws_frame(self, transport: Any, frame: Any) -> None:
-            if frame.msg_type == WSMsgType.TEXT:
-                self.waiter.set_result(frame.get_payload_as_bytes())
 
     loop = asyncio.get_running_loop()
     opened: list[Any] = []
