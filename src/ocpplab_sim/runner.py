@@ -361,6 +361,7 @@ class _Run:
             name_prefix=spec.name_prefix,
             mapping_profile=spec.mapping_profile,
             ocpp_security_profile=spec.ocpp_security_profile,
+            template_params=dict(spec.template_params) or None,
         )
         self.cpo_id = cpo.cpo_id
         self.gateway = GatewayPorts(client, cpo.cpo_id)

@@ -22,6 +22,7 @@ EXPECTED = {
     "reservation.yaml",
     "offline-recovery.yaml",
     "remote-start-stop.yaml",
+    "network-load.yaml",
     FAILING,
 }
 

@@ -211,3 +211,68 @@ def test_bad_arguments_exit_2(args: list[str], message: str) -> None:
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+SCENARIO = """\
+name: inline load
+topology:
+  chargers:
+    - {{identity: INL-1, ocpp_version: "1.6", evses: 2}}
+    - {{identity: INL-2, ocpp_version: "2.0.1"}}
+    - {{identity: INL-3, ocpp_version: "1.6"}}
+csms: {{url: "{url}"}}
+steps:
+  - connect: all
+load:
+  shape: steady
+  duration: 4s
+  connect_rate: 100
+  sessions: {{rate: 2, length: 1s}}
+  faults: {{rate: {fault_rate}, length: 1s, error_code: GroundFailure}}
+"""
+
+
+def test_a_scenario_gives_the_chargers_and_the_load_block_flags_override(tmp_path: Path) -> None:
+    with sink() as url:
+        scenario = tmp_path / "inline.yaml"
+        scenario.write_text(SCENARIO.format(url=url, fault_rate=2), encoding="utf-8")
+        report = tmp_path / "inline.json"
+        result = load(scenario, "--workers", "1", "--session-rate", "0", "--report", report)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 chargers" in result.stdout and "4s" in result.stdout
+    data = json.loads(report.read_text())
+    counters = data["metrics"]["counters"]
+    assert counters["connected"] == 3
+    assert "sessions.started" not in counters  # --session-rate 0 overrode the block's 2/s
+    assert counters["faults.injected"] >= 2 and counters["faults.cleared"] >= 1
+    assert data["plan"]["fault_code"] == "GroundFailure"
+    assert data["plan"]["chargers"] == 3 and data["plan"]["shape"]["kind"] == "Steady"
+
+
+def test_a_bad_load_block_names_file_line_and_field(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(SCENARIO.format(url="ws://127.0.0.1:9", fault_rate=-1), encoding="utf-8")
+    result = load(scenario)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{scenario}:15:" in result.stderr and "load.faults.rate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_example_load_scenario_runs_on_the_embedded_gateway(tmp_path: Path) -> None:
+    report = tmp_path / "network.json"
+    result = load(
+        ROOT / "scenarios" / "network-load.yaml",
+        "--duration",
+        "4s",
+        "--workers",
+        "1",
+        "--report",
+        report,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "12 chargers" in result.stdout
+    data = json.loads(report.read_text())
+    counters = data["metrics"]["counters"]
+    assert counters["connected"] == 12 and counters["ocpi.checked"] >= 12
+    assert data["plan"]["fault_code"] == "GroundFailure"

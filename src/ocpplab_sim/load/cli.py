@@ -51,6 +51,13 @@ def add_load_parser(commands: Any) -> None:
         description="Connect a fleet of simulated chargers to a central system along a load "
         "shape; report latencies (HDR histograms) and errors. Loopback or your own hosts only.",
     )
+    load.add_argument(
+        "scenario",
+        nargs="?",
+        type=Path,
+        help="a scenario file: its chargers (gateway template or inline topology at csms.url) "
+        "and its load: block; flags override the block",
+    )
     load.add_argument("--csms-url", help="central system base URL (ws:// or wss://)")
     load.add_argument(
         "--template",
@@ -70,20 +77,25 @@ def add_load_parser(commands: Any) -> None:
         "spread over the fleet (0: off)",
     )
     load.add_argument("--token", default="load-token", help="gateway token for --template")
-    load.add_argument("--security-profile", type=int, choices=(0, 1), default=0)
+    load.add_argument("--security-profile", type=int, choices=(0, 1))
     load.add_argument(
         "--chargers", type=int, help="fleet size (all shards together; default 100, or all)"
     )
-    load.add_argument("--shape", choices=SHAPES, default="ramp")
-    load.add_argument("--duration", type=_duration, default=60.0, help="e.g. 60s, 5m")
+    load.add_argument("--shape", choices=SHAPES, help="default ramp")
+    load.add_argument("--duration", type=_duration, help="e.g. 60s, 5m (default 60s)")
     load.add_argument("--ramp", type=_duration, help="ramp time of the ramp shape")
     load.add_argument("--connect-rate", type=float, help="new connections per second (cap)")
-    load.add_argument("--session-rate", type=float, default=0.0, help="sessions started per second")
-    load.add_argument("--session-length", type=_duration, default=30.0)
+    load.add_argument("--session-rate", type=float, help="sessions started per second (default 0)")
+    load.add_argument("--session-length", type=_duration, help="default 30s")
+    load.add_argument(
+        "--fault-rate", type=float, help="faults injected on idle chargers per second (default 0)"
+    )
+    load.add_argument("--fault-length", type=_duration, help="how long a fault lasts (10s)")
+    load.add_argument("--fault-code", help="1.6 ChargePointErrorCode of a fault (OtherError)")
     load.add_argument("--ocpp-version", choices=("1.6", "2.0.1", "mixed"), default="1.6")
     load.add_argument("--connectors", type=int, default=1)
     load.add_argument("--id-prefix", default="LOAD-")
-    load.add_argument("--meter-interval", type=_duration, default=60.0)
+    load.add_argument("--meter-interval", type=_duration, help="default 60s")
     load.add_argument(
         "--workers", default="auto", help="worker processes: auto (one per core) or N"
     )
@@ -176,6 +188,9 @@ def _plan(
         source_addresses=args.source_addresses,
         chargers=chargers,
         transport=args.transport,
+        fault_rate=args.fault_rate,
+        fault_s=args.fault_length,
+        fault_code=args.fault_code,
     )
     return plan, shard
 
@@ -190,8 +205,80 @@ def _progress(point: dict[str, Any]) -> None:
     )
 
 
+# Defaults of the flags a scenario's load: block may also set (flag > block > default).
+_DEFAULTS: dict[str, Any] = {
+    "shape": "ramp",
+    "duration": 60.0,
+    "session_rate": 0.0,
+    "session_length": 30.0,
+    "fault_rate": 0.0,
+    "fault_length": 10.0,
+    "fault_code": "OtherError",
+    "meter_interval": 60.0,
+    "security_profile": 0,
+}
+
+
+def _from_scenario(args: argparse.Namespace) -> tuple[ChargerSpec, ...]:
+    """Fill what the flags left open from the scenario file; its inline chargers, if any."""
+    from ocpplab_sim.scenario.loader import load_scenario
+
+    scenario = load_scenario(args.scenario)  # ScenarioError (exit 2) names file, line, field
+    spec = scenario.load
+    if spec is not None:
+        block = {
+            "chargers": spec.chargers,
+            "shape": spec.shape,
+            "duration": spec.duration,
+            "ramp": spec.ramp,
+            "connect_rate": spec.connect_rate,
+            "meter_interval": spec.meter_interval,
+            "session_rate": spec.sessions.rate,
+            "session_length": spec.sessions.length,
+            "fault_rate": spec.faults.rate,
+            "fault_length": spec.faults.length,
+            "fault_code": spec.faults.error_code,
+        }
+        for name, value in block.items():
+            if getattr(args, name) is None:
+                setattr(args, name, value)
+    if scenario.gateway is not None:
+        if args.csms_url is not None:
+            raise InputError(f"{args.scenario}: the scenario provisions a gateway; no --csms-url")
+        gateway = scenario.gateway
+        args.template = args.template or gateway.template
+        given = parse_template_params(args.template_param)
+        args.template_param = [f"{k}={v}" for k, v in {**gateway.template_params, **given}.items()]
+        if args.security_profile is None:
+            args.security_profile = gateway.ocpp_security_profile
+        return ()
+    assert scenario.topology is not None  # the loader requires gateway or topology
+    if args.csms_url is None:
+        if scenario.csms is None:
+            raise InputError(
+                f"{args.scenario}: an inline topology needs csms.url (or --csms-url) for a load run"
+            )
+        args.csms_url = scenario.csms.url
+    return tuple(
+        ChargerSpec(
+            identity=charger.identity,
+            ocpp_version=charger.ocpp_version,
+            evse_count=charger.evses if isinstance(charger.evses, int) else len(charger.evses),
+        )
+        for charger in scenario.topology.chargers
+    )
+
+
 def run_load_command(args: argparse.Namespace) -> int:
     """Run ``load``; exit 0 when every call was answered and no error was counted, else 1."""
+    inline: tuple[ChargerSpec, ...] = ()
+    if args.scenario is not None:
+        inline = _from_scenario(args)
+    for name, value in _DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if inline:
+        return _run(args, inline)
     if args.template is None:
         if args.csms_url is None:
             raise InputError("give --csms-url URL or --template NAME")

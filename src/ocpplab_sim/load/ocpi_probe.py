@@ -8,7 +8,8 @@ poll that saw it goes into the ``ocpi_propagation`` histogram. A newer status of
 replaces a pending one (``ocpi.superseded``); one still not shown after ``give_up_s`` counts as
 ``ocpi.not_propagated`` (with the first few in ``misses``). When the run ends, what is still
 pending gets a short grace and then counts as ``ocpi.pending_at_end``. The figures are upper
-bounds by up to one poll interval plus the GET.
+bounds by up to one worker tick (0.1 s, until the status reaches the probe), one poll interval
+and the GET.
 """
 
 from __future__ import annotations

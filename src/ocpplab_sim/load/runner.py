@@ -71,6 +71,7 @@ def timeline_point(t: int, snapshots: list[dict[str, Any]]) -> dict[str, Any]:
         "t": t,
         "connected": sum(s["connected"] for s in snapshots),
         "charging": sum(s["charging"] for s in snapshots),
+        "faulted": sum(s.get("faulted", 0) for s in snapshots),
         "messages": sum(s["messages"] for s in snapshots),
         "booted": sum(s.get("booted", 0) for s in snapshots),
         "sessions": sum(s.get("sessions", 0) for s in snapshots),
@@ -93,7 +94,8 @@ def run_load(
     """Run the shard's part of the fleet and return the merged report.
 
     ``workers="auto"`` uses one process per core. ``observe`` sees every worker snapshot as it
-    arrives (e.g. the statuses an OCPI probe waits for). Raises RuntimeError if a worker dies.
+    arrives, and the ``status_only`` ones a worker sends within a tick of a watched charger's
+    StatusNotification (what an OCPI probe waits for). Raises RuntimeError if a worker dies.
     """
     shard = shard or Shard()
     count = (os.cpu_count() or 1) if workers == "auto" else int(workers)
@@ -106,6 +108,8 @@ def run_load(
     def take(snapshot: dict[str, Any]) -> None:
         if observe is not None:
             observe(snapshot)
+        if snapshot.get("status_only"):
+            return
         second = int(snapshot["t"] + 0.5) if not snapshot["final"] else -1
         bucket = snapshots.setdefault(second, [])
         bucket.append(snapshot)

@@ -88,6 +88,10 @@ class WorkerPlan:
     transport: Transport = "picows"
     #: identities whose StatusNotifications go into the snapshots (the OCPI probe's sample)
     watch: frozenset[str] = frozenset()
+    #: faults injected on idle chargers per second (whole fleet), how long each lasts, its code
+    fault_rate: float = 0.0
+    fault_s: float = 10.0
+    fault_code: str = "OtherError"
 
     @property
     def size(self) -> int:
@@ -182,6 +186,7 @@ class _Worker:
         self.connected: dict[int, SimulatedChargePoint] = {}
         self.connecting = 0
         self.charging: set[int] = set()
+        self.faulted: set[int] = set()
         self.free = _Pool()  # connected and not charging
         self.tasks: set[asyncio.Task[None]] = set()
         self.watch = plan.watch
@@ -258,6 +263,27 @@ class _Worker:
         self.state.metrics.count("disconnected")
         self.idle.append(number)
 
+    async def fault(self, number: int) -> None:
+        """EVSE 1 of an idle charger goes Faulted for ``fault_s``, then recovers."""
+        point = self.connected.get(number)
+        if point is None:
+            return
+        self.faulted.add(number)  # not free: no session starts on a faulted charger
+        self.free.discard(number)
+        metrics = self.state.metrics
+        try:
+            await point.set_fault(1, True, self.plan.fault_code)
+            metrics.count("faults.injected")
+            await asyncio.sleep(self.plan.fault_s)
+            await point.set_fault(1, False)
+            metrics.count("faults.cleared")
+        except OcpplabError as exc:
+            self.error(f"errors.fault.{type(exc).__name__}")
+        finally:
+            self.faulted.discard(number)
+            if number in self.connected:
+                self.free.add(number)
+
     async def session(self, number: int) -> None:
         point = self.connected.get(number)
         if point is None:
@@ -288,6 +314,7 @@ class _Worker:
             "connected": len(self.connected),
             "reconnecting": sum(1 for p in self.connected.values() if not p.connected),
             "charging": len(self.charging),
+            "faulted": len(self.faulted),
             "messages": state.interval_messages,
             "latency": state.interval.encode(),
             "booted": state.booted,
@@ -296,18 +323,16 @@ class _Worker:
             "rss_kb": rss_kb(),
             "cpu_s": time.process_time(),
             "final": final,
-            "statuses": state.statuses,
         }
         state.interval = LatencyHistogram()
         state.interval_messages = 0
-        state.statuses = []
         return data
 
     async def run(self) -> dict[str, Any]:
         plan = self.plan
         share = plan.size / plan.total if plan.total else 0.0
         start = time.monotonic()
-        connect_tokens = session_tokens = 0.0
+        connect_tokens = session_tokens = fault_tokens = 0.0
         next_report = plan.report_every_s
         last = 0.0
         while True:
@@ -337,6 +362,13 @@ class _Worker:
             while session_tokens >= 1 and self.free:
                 session_tokens -= 1
                 self.spawn(self.session(self.free.pop(self.rng)))
+            fault_tokens += plan.fault_rate * share * dt
+            while fault_tokens >= 1 and self.free:
+                fault_tokens -= 1
+                self.spawn(self.fault(self.free.pop(self.rng)))
+            if self.state.statuses:  # the OCPI probe's sample goes out at once, not per second
+                statuses, self.state.statuses = self.state.statuses, []
+                self.publish({"worker": plan.worker, "statuses": statuses, "status_only": True})
             if elapsed >= next_report:
                 next_report += plan.report_every_s
                 self.publish(self.snapshot(elapsed))

@@ -78,6 +78,9 @@ __all__ = [
     "InlineCharger",
     "InlineEvse",
     "InlineTopology",
+    "LoadFaults",
+    "LoadSessions",
+    "LoadSpec",
     "OcpiSpec",
     "Parallel",
     "PartySpec",
@@ -116,6 +119,8 @@ class GatewaySpec(Strict):
     mapping_profile: str | None = None
     ocpp_security_profile: Literal[0, 1] | None = None
     ready_timeout: Duration = 60.0
+    #: parameters of a parameterised template (``large-network``: locations, chargers_per_location)
+    template_params: dict[str, str | int] = Field(default_factory=dict)
 
 
 class CsmsSpec(Strict):
@@ -170,6 +175,39 @@ class Settings(Strict):
     heartbeat_timeout: Duration = 30.0
     stop_on_failure: bool = False
     step_timeout: Duration | None = None
+
+
+class LoadSessions(Strict):
+    """Charging sessions started across the fleet at ``rate`` per second, each ``length`` long
+    (authorize, start, meter values every ``meter_interval``, stop, unplug)."""
+
+    rate: Annotated[float, Field(ge=0)] = 0.0
+    length: Duration = 30.0
+
+
+class LoadFaults(Strict):
+    """Faults on idle chargers at ``rate`` per second: EVSE 1 goes Faulted with ``error_code``
+    (a 1.6 ChargePointErrorCode; 2.0.1 sends it as NotifyEvent techCode) and recovers after
+    ``length``."""
+
+    rate: Annotated[float, Field(ge=0)] = 0.0
+    length: Duration = 10.0
+    error_code: Annotated[str, Field(min_length=1, max_length=50)] = "OtherError"
+
+
+class LoadSpec(Strict):
+    """What ``ocpplab-sim load SCENARIO`` runs; ``ocpplab-sim run`` ignores it. The chargers are
+    the scenario's (its gateway template, or its inline topology at ``csms.url``); every field
+    can be overridden by the command-line flag of the same name."""
+
+    chargers: Annotated[int, Field(ge=1)] | None = None
+    shape: Literal["steady", "ramp", "spike", "soak"] | None = None
+    duration: Duration | None = None
+    ramp: Duration | None = None
+    connect_rate: Annotated[float, Field(gt=0)] | None = None
+    meter_interval: Duration | None = None
+    sessions: LoadSessions = LoadSessions()
+    faults: LoadFaults = LoadFaults()
 
 
 class Connect(Action):
@@ -408,6 +446,7 @@ class Scenario(Strict):
     csms: CsmsSpec | None = None
     ocpi: OcpiSpec = OcpiSpec()
     settings: Settings = Settings()
+    load: LoadSpec | None = None
     setup: tuple[Step, ...] = ()
     steps: tuple[Step, ...] = ()
     phases: tuple[Phase, ...] = ()

@@ -22,6 +22,7 @@ from ocpplab_sim.scenario.model import (
     Each,
     GatewaySpec,
     InlineTopology,
+    LoadSpec,
     OcpiSpec,
     Parallel,
     Repeat,
@@ -43,7 +44,14 @@ def _doc(cls: type) -> str:
 def scenario_schema() -> dict[str, Any]:
     """The schema (JSON Schema draft 2020-12) as a dict."""
     actions = [cls for cls in ACTIONS.values() if cls not in BLOCKS]
-    header: list[type[BaseModel]] = [GatewaySpec, InlineTopology, CsmsSpec, OcpiSpec, Settings]
+    header: list[type[BaseModel]] = [
+        GatewaySpec,
+        InlineTopology,
+        CsmsSpec,
+        OcpiSpec,
+        Settings,
+        LoadSpec,
+    ]
     wanted: list[tuple[type[BaseModel], Literal["validation"]]] = [
         (model, "validation") for model in (*header, *actions)
     ]
@@ -97,6 +105,7 @@ def scenario_schema() -> dict[str, Any]:
             "csms": ref["CsmsSpec"],
             "ocpi": ref["OcpiSpec"],
             "settings": ref["Settings"],
+            "load": {**ref["LoadSpec"], "description": _doc(LoadSpec)},
             "setup": {**_STEPS, "description": "steps run first; a failure skips the rest"},
             "steps": _STEPS,
             "phases": {
