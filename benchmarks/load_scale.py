@@ -164,7 +164,7 @@ async def raw_picows(url: str, connections: int, calls: int) -> float:
 async def harness_call(
     url: str, connections: int, calls: int, validation: str, transport: str
 ) -> float:
-    """The load worker's chargers (SimulatedChargePoint with the worker's frame hook, which
+    """The load worker's chargers (SimulatedChargePoint with the worker's call observer, which
     times every call into the histograms) sending Heartbeats."""
     from ocpplab_sim.fleet import SimulatedChargePoint
     from ocpplab_sim.load.worker import _Worker
@@ -180,7 +180,7 @@ async def harness_call(
     )
     worker = _Worker(plan, lambda _snapshot: None)
     points = [
-        SimulatedChargePoint(plan.config(n), on_frame=worker.on_frame) for n in range(connections)
+        SimulatedChargePoint(plan.config(n), on_call=worker.on_call) for n in range(connections)
     ]
     await asyncio.gather(*(point.start() for point in points))
 

@@ -184,3 +184,58 @@ async def test_refusals_reach_on_refused(peer: Peer, transport: Any) -> None:
         await conn.open()
     assert refused == [403]
     await conn.close()
+
+
+async def test_the_call_observer_sees_every_call_once(peer: Peer, transport: Any) -> None:
+    """Answered, refused (CALLERROR), timed out, lost, and the central system's own CALLs."""
+    import json as _json
+
+    async def central_system(ws: ServerConnection) -> None:
+        await ws.send('[2,"c1","Heartbeat",{}]')
+        async for raw in ws:
+            message = _json.loads(raw)
+            if message[0] != 2:
+                continue
+            if message[2] == "Heartbeat":
+                await ws.send(_json.dumps([3, message[1], {"currentTime": "2026-01-01T00:00:00Z"}]))
+            elif message[2] == "DataTransfer":
+                await ws.send(_json.dumps([4, message[1], "NotImplemented", "no", {}]))
+            elif message[2] == "Hang up":
+                await ws.close()
+            # "Silence": never answered
+
+    peer.behaviour = central_system
+    seen: list[tuple[str, str, float, str | None]] = []
+
+    async def handler(_action: str, _payload: dict[str, Any]) -> Reply:
+        return Reply({"currentTime": "2026-01-01T00:00:00Z"})
+
+    conn = OcppConnection(
+        f"{peer.url}/CP7",
+        "ocpp1.6",
+        handler,
+        transport=transport,
+        on_call=lambda *call: seen.append(call),
+        reconnect=None,
+    )
+    await conn.open()
+    try:
+        await conn.call("Heartbeat", {}, timeout_s=5)
+        with pytest.raises(Exception, match="NotImplemented"):
+            await conn.call("DataTransfer", {"vendorId": "x"}, timeout_s=5)
+        with pytest.raises(Exception, match="no answer"):
+            await conn.call("Silence", {}, timeout_s=0.2)
+        with pytest.raises(Exception, match="connection"):
+            await conn.call("Hang up", {}, timeout_s=5)
+    finally:
+        await conn.close()
+    ours = [(action, outcome, seconds) for way, action, seconds, outcome in seen if way == "out"]
+    assert [(action, outcome) for action, outcome, _s in ours] == [
+        ("Heartbeat", None),
+        ("DataTransfer", "NotImplemented"),
+        ("Silence", "timeout"),
+        ("Hang up", "lost"),
+    ]
+    assert [(call[1], call[3]) for call in seen if call[0] == "in"] == [("Heartbeat", None)]
+    assert all(0 <= seconds < 5 for _a, _o, seconds in ours)
+    assert 0.2 <= ours[2][2] < 1  # waited for the whole timeout

@@ -6,6 +6,7 @@ The only package that touches sockets (``links``: over websockets or picows). Im
 
 from ocpplab_sim.connection.client import (
     BasicAuth,
+    CallObserver,
     FrameHook,
     IncomingHandler,
     OcppConnection,
@@ -18,6 +19,7 @@ from ocpplab_sim.connection.reconnect import ReconnectPolicy
 __all__ = [
     "TRANSPORTS",
     "BasicAuth",
+    "CallObserver",
     "FileOfflineQueue",
     "FrameHook",
     "IncomingHandler",

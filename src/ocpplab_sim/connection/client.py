@@ -14,6 +14,7 @@ import base64
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -52,6 +53,11 @@ _REFUSED = frozenset({401, 403})
 
 Payload = dict[str, Any]
 FrameHook = Callable[[Literal["out", "in"], list[Any]], None]
+#: Told of every CALL once it is over, cheaper than a frame hook (load runs use it): ``out`` for
+#: the charge point's own (seconds from its frame to the answer's frame; outcome None, the
+#: CALLERROR code, or ``timeout`` / ``lost`` with the seconds waited) and ``in`` for the
+#: central system's (seconds from its frame to the answer; outcome None or the CALLERROR code).
+CallObserver = Callable[[Literal["out", "in"], str, float, str | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +151,7 @@ class OcppConnection:
         source_address: str | None = None,
         transport: Transport = "websockets",
         on_refused: Callable[[int], None] | None = None,
+        on_call: CallObserver | None = None,
     ) -> None:
         self.url = url
         self.subprotocol = subprotocol
@@ -167,6 +174,7 @@ class OcppConnection:
         self._call_lock = asyncio.Lock()
         self.transport: Transport = transport
         self.on_refused = on_refused
+        self._on_call = on_call
         self._ws: Link | None = None
         self._wires: dict[int, _Wire] = {}
         self._reconnector: asyncio.Task[None] | None = None
@@ -270,14 +278,19 @@ class OcppConnection:
             if ws is None or self._closing:
                 raise CsmsUnreachable(f"{self.url}: not connected, cannot send {action}")
             call = Call(self._ids(), action, payload)
-            future = self._pending.expect(call.unique_id, action)
+            sent = time.monotonic()
+            future = self._pending.expect(call.unique_id, action, sent)
             # a timer instead of asyncio.wait_for: the same effect, a fraction of the cost
             timer = asyncio.get_running_loop().call_later(timeout_s, _expire, future)
             try:
                 await self._send(ws, call)
                 result = await future
             except _Expired:
+                self._unanswered(action, sent, "timeout")
                 raise OcppCallTimeout(f"{action}: no answer within {timeout_s:g} s") from None
+            except (CsmsUnreachable, asyncio.CancelledError):
+                self._unanswered(action, sent, "lost")
+                raise
             finally:
                 timer.cancel()
                 self._pending.discard(call.unique_id)
@@ -287,6 +300,10 @@ class OcppConnection:
             self._check(action, "response", result)
         self.calls_answered += 1
         return result
+
+    def _unanswered(self, action: str, sent: float, outcome: str) -> None:
+        if self._on_call is not None:
+            self._on_call("out", action, time.monotonic() - sent, outcome)
 
     async def close(self) -> None:
         """Stop reconnecting, close the socket with code 1000 and end every task. Never raises."""
@@ -401,10 +418,16 @@ class OcppConnection:
             self._on_frame("in", message.to_array())
         if isinstance(message, Call):
             self._spawn(self._serve(ws, message), f"serve {message.action}")
-        elif not self._pending.resolve(message):
+            return
+        entry = self._pending.resolve(message)
+        if entry is None:
             log.warning("%s: answer to unknown message id %s", self.url, message.unique_id)
+        elif self._on_call is not None:
+            code = message.code if isinstance(message, CallError) else None
+            self._on_call("out", entry[0], time.monotonic() - entry[1], code)
 
     async def _serve(self, ws: Link, call: Call) -> None:
+        received = time.monotonic()
         reply: Reply | None = None
         answer: Message
         try:
@@ -423,6 +446,9 @@ class OcppConnection:
             answer = CallError(call.unique_id, "InternalError", f"{type(exc).__name__}")
         with contextlib.suppress(CsmsUnreachable):
             await self._send(ws, answer)
+        if self._on_call is not None:
+            refused = answer.code if isinstance(answer, CallError) else None
+            self._on_call("in", call.action, time.monotonic() - received, refused)
         if reply is not None and reply.then is not None:
             self._spawn(reply.then(), f"after {call.action}")
 

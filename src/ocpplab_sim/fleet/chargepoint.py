@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from ocpplab_sim.connection import (
     BasicAuth,
+    CallObserver,
     FileOfflineQueue,
     MemoryOfflineQueue,
     OcppConnection,
@@ -67,7 +68,8 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
     ``clock`` (epoch seconds) stamps messages and drives the meter; ``reconnect`` sets the
     backoff after an unrequested close; ``queue`` holds transaction intents while offline
     (default: a journal under ``config.state_dir``, else memory); ``auth`` / ``ssl_context``
-    override what the config's security settings give.
+    override what the config's security settings give. ``on_frame`` sees every frame (traces),
+    ``on_call`` every finished CALL with its latency (cheaper; load runs).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
         config: ChargePointConfig,
         *,
         on_frame: Callable[[FrameRecord], None] | None = None,
+        on_call: CallObserver | None = None,
         clock: Callable[[], float] = time.time,
         reconnect: ReconnectPolicy | None = None,
         queue: OfflineQueue[TransactionIntent] | None = None,
@@ -115,6 +118,7 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
             source_address=config.source_address,
             transport=config.transport,
             on_refused=self._credentials_refused,
+            on_call=on_call,
         )
         self._state_file: Path | None = None
         if queue is None and config.state_dir is not None:

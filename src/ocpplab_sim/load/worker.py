@@ -1,10 +1,11 @@
 """One load worker: a slice of the fleet on one event loop, driven by a load shape.
 
 The worker reuses the same :class:`~ocpplab_sim.fleet.SimulatedChargePoint` as functional runs.
-Every CALL is timed from the frame that carried it to the frame that answered it, into HDR
-histograms per action. Once per ``report_every_s`` it publishes a snapshot (connected chargers,
-messages in the interval, an encoded histogram of the interval's latencies) so a parent process
-can draw the run over time; at the end it returns its whole metrics.
+Every CALL is timed from the frame that carried it to the frame that answered it (the
+connection's call observer, cheaper than a frame hook) into HDR histograms per action. Once per
+``report_every_s`` it publishes a snapshot (connected chargers, messages in the interval, an
+encoded histogram of the interval's latencies) so a parent process can draw the run over time;
+at the end it returns its whole metrics.
 """
 
 from __future__ import annotations
@@ -166,7 +167,6 @@ class _State:
     metrics: LoadMetrics = field(default_factory=LoadMetrics)
     interval: LatencyHistogram = field(default_factory=LatencyHistogram)
     interval_messages: int = 0
-    pending: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
     booted: int = 0
     sessions: int = 0
     errors: int = 0
@@ -190,37 +190,43 @@ class _Worker:
         self.free = _Pool()  # connected and not charging
         self.tasks: set[asyncio.Task[None]] = set()
         self.watch = plan.watch
+        self.stopping = False
 
-    # every frame of every charger passes here: keep it cheap
-    def on_frame(self, record: FrameRecord) -> None:
-        message = record.message
+    # every CALL of every charger passes here: keep it cheap
+    def on_call(
+        self, direction: Literal["out", "in"], action: str, seconds: float, outcome: str | None
+    ) -> None:
         state = self.state
-        kind = message[0]
-        if record.direction == "out":
-            state.interval_messages += 1
-            if kind == 2:
-                state.pending[(record.identity, message[1])] = (message[2], record.at)
-                if self.watch and message[2] == "StatusNotification":
-                    self._watch_status(record)
-            return
-        state.interval_messages += 1
-        if kind == 2:
+        if direction == "in":
+            state.interval_messages += 2
             state.metrics.count("calls_from_csms")
             return
-        entry = state.pending.pop((record.identity, message[1]), None)
-        if entry is None:
+        if outcome is None:
+            state.interval_messages += 2
+            state.metrics.record(action, seconds)
+            state.interval.record(seconds)
             return
-        action, sent = entry
-        latency = record.at - sent
-        state.metrics.record(action, latency)
-        state.interval.record(latency)
-        if kind == 4:
+        if outcome != "timeout" and outcome != "lost":  # a CALLERROR: answered, but refused
+            state.interval_messages += 2
+            state.metrics.record(action, seconds)
+            state.interval.record(seconds)
             state.errors += 1
             state.metrics.count(f"errors.callerror.{action}")
+            return
+        state.interval_messages += 1
+        # A call sent just before the end is cut off, not lost: only older ones count as lost.
+        if self.stopping and seconds < _CUT_OFF_S:
+            state.metrics.count("in_flight_at_stop")
+        else:
+            state.metrics.count("unanswered")
+
+    def on_watched_frame(self, record: FrameRecord) -> None:
+        """Frames of the OCPI probe's sample: their StatusNotifications go to the probe."""
+        message = record.message
+        if record.direction == "out" and message[0] == 2 and message[2] == "StatusNotification":
+            self._watch_status(record)
 
     def _watch_status(self, record: FrameRecord) -> None:
-        if record.identity not in self.watch:
-            return
         payload = record.message[3]
         number = payload.get("connectorId", payload.get("evseId"))
         status = payload.get("status", payload.get("connectorStatus"))
@@ -238,7 +244,8 @@ class _Worker:
 
     async def connect(self, number: int) -> None:
         config = self.plan.config(number)
-        point = SimulatedChargePoint(config, on_frame=self.on_frame)
+        watched = self.on_watched_frame if config.identity in self.watch else None
+        point = SimulatedChargePoint(config, on_frame=watched, on_call=self.on_call)
         started = time.monotonic()
         try:
             await point.start()
@@ -373,14 +380,10 @@ class _Worker:
                 next_report += plan.report_every_s
                 self.publish(self.snapshot(elapsed))
             await asyncio.sleep(plan.tick_s)
-        stopping = time.time()
+        self.stopping = True
         await self.wind_down()
-        # A call sent just before the end is cut off, not lost: only older ones count as lost.
-        cut_off = sum(
-            1 for _action, sent in self.state.pending.values() if sent > stopping - _CUT_OFF_S
-        )
-        self.state.metrics.count("unanswered", len(self.state.pending) - cut_off)
-        self.state.metrics.count("in_flight_at_stop", cut_off)
+        self.state.metrics.count("unanswered", 0)
+        self.state.metrics.count("in_flight_at_stop", 0)
         self.publish(self.snapshot(time.monotonic() - start, final=True))
         return self.state.metrics.to_dict()
 

@@ -162,41 +162,43 @@ class PendingCalls:
     """
 
     def __init__(self) -> None:
-        self._waiting: dict[str, tuple[str, asyncio.Future[Payload]]] = {}
+        self._waiting: dict[str, tuple[str, asyncio.Future[Payload], float]] = {}
 
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def expect(self, unique_id: str, action: str) -> asyncio.Future[Payload]:
+    def expect(self, unique_id: str, action: str, sent: float = 0.0) -> asyncio.Future[Payload]:
+        """Register a CALL; ``sent`` (any clock) comes back from :meth:`resolve`."""
         if unique_id in self._waiting:
             raise ValueError(f"message id {unique_id!r} already pending")
         future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
-        self._waiting[unique_id] = (action, future)
+        self._waiting[unique_id] = (action, future, sent)
         return future
 
     def action_of(self, unique_id: str) -> str | None:
         entry = self._waiting.get(unique_id)
         return entry[0] if entry else None
 
-    def resolve(self, message: CallResult | CallError) -> bool:
-        """Complete the matching wait; False when no CALL with that id is pending."""
+    def resolve(self, message: CallResult | CallError) -> tuple[str, float] | None:
+        """Complete the matching wait and return its action and ``sent``; None when no CALL
+        with that id is pending."""
         entry = self._waiting.pop(message.unique_id, None)
         if entry is None:
-            return False
-        action, future = entry
+            return None
+        action, future, sent = entry
         if future.done():
-            return False
+            return None
         if isinstance(message, CallResult):
             future.set_result(message.payload)
         else:
             future.set_exception(OcppCallError(action, message.code, message.description))
-        return True
+        return action, sent
 
     def discard(self, unique_id: str) -> None:
         self._waiting.pop(unique_id, None)
 
     def fail_all(self, exc: BaseException) -> None:
         waiting, self._waiting = self._waiting, {}
-        for _action, future in waiting.values():
+        for _action, future, _sent in waiting.values():
             if not future.done():
                 future.set_exception(exc)
