@@ -273,7 +273,9 @@ class OcppConnection:
         """
         if self._strict is not None:
             self._check(action, "request", payload)
-        async with self._call_lock:
+        lock = self._call_lock
+        await lock.acquire()  # not `async with`: one coroutine less on every call
+        try:
             ws = self._ws
             if ws is None or self._closing:
                 raise CsmsUnreachable(f"{self.url}: not connected, cannot send {action}")
@@ -296,6 +298,8 @@ class OcppConnection:
                 self._pending.discard(call.unique_id)
                 if not future.done():
                     future.cancel()
+        finally:
+            lock.release()
         if self._strict is not None:
             self._check(action, "response", result)
         self.calls_answered += 1

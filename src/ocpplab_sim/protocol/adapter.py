@@ -14,7 +14,7 @@ import abc
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ocpplab_sim.protocol.rpc import CallErrorReply
 from ocpplab_sim.protocol.schemas import Version, has_schema
@@ -53,9 +53,9 @@ def iso(timestamp: float) -> str:
     return text.replace("+00:00", "Z")
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingCall:
-    """A CALL to send. ``intent`` is the station intent it came from, if any."""
+class OutgoingCall(NamedTuple):
+    """A CALL to send. ``intent`` is the station intent it came from, if any. (A named tuple:
+    one is made for every call.)"""
 
     action: str
     payload: Payload

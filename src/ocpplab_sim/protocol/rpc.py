@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -42,8 +42,9 @@ class MessageType(IntEnum):
     CALLERROR = 4
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+# Call and CallResult are named tuples, not frozen dataclasses: one of each is made for every
+# call, and a tuple is built in a third of the time.
+class Call(NamedTuple):
     unique_id: str
     action: str
     payload: Payload
@@ -52,8 +53,7 @@ class Call:
         return [2, self.unique_id, self.action, self.payload]  # MessageType.CALL
 
 
-@dataclass(frozen=True, slots=True)
-class CallResult:
+class CallResult(NamedTuple):
     unique_id: str
     payload: Payload
 
