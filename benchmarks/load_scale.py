@@ -37,7 +37,7 @@ from picows import WSListener, WSMsgType, ws_connect
 from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
 from ocpplab_sim.load.shapes import Steady
 from ocpplab_sim.load.sink import raise_fd_limit, run_fast
-from ocpplab_sim.load.worker import WorkerPlan, rss_kb, run_worker
+from ocpplab_sim.load.worker import WorkerPlan, rare_gc, rss_kb, run_worker
 
 
 class Sink:
@@ -397,16 +397,36 @@ async def harness_boots(url: str, n: int, concurrency: int) -> float:
 
 
 def boot_cpu(url: str, n: int, concurrency: int) -> None:
-    raw = run_fast(raw_boots(url, n, concurrency))
-    mine = run_fast(harness_boots(url, n, concurrency))
+    with rare_gc():  # as in a load worker, for both
+        raw = run_fast(raw_boots(url, n, concurrency))
+        mine = run_fast(harness_boots(url, n, concurrency))
     print(
         f"client CPU per connect+boot ({n} chargers, {concurrency} at a time, one process): "
         f"bare picows {raw:.0f} µs, harness {mine:.0f} µs = {mine / raw:.2f}×"
     )
 
 
-def per_call(url: str, k: int, calls: int, rounds: int = 5) -> None:
-    """Each of the six measurements ``rounds`` times, interleaved; the median of each."""
+def _rounds(
+    url: str,
+    k: int,
+    calls: int,
+    rounds: int,
+    kinds: list[tuple[str, str]],
+    seen: dict[tuple[str, str], list[float]],
+) -> None:
+    for _ in range(rounds):
+        for transport, validation in kinds:
+            if validation == "raw":
+                raw = raw_websockets if transport == "websockets" else raw_picows
+                seen[(transport, validation)].append(run_fast(raw(url, k, calls)))
+            else:
+                figure = run_fast(harness_call(url, k, calls, validation, transport))
+                seen[(transport, validation)].append(figure)
+
+
+def per_call(url: str, k: int, calls: int, rounds: int = 7) -> None:
+    """Each of the six measurements ``rounds`` times, interleaved; the median of each. All run
+    with the load worker's garbage-collection thresholds (``rare_gc``), raw ones included."""
     print(
         f"CPU per call: {k} connections, {calls} sequential Heartbeats each, one process, "
         f"median of {rounds} interleaved rounds"
@@ -417,14 +437,8 @@ def per_call(url: str, k: int, calls: int, rounds: int = 5) -> None:
         for validation in ("raw", "off", "lenient")
     ]
     seen: dict[tuple[str, str], list[float]] = {kind: [] for kind in kinds}
-    for _ in range(rounds):
-        for transport, validation in kinds:
-            if validation == "raw":
-                raw = raw_websockets if transport == "websockets" else raw_picows
-                seen[(transport, validation)].append(run_fast(raw(url, k, calls)))
-            else:
-                figure = run_fast(harness_call(url, k, calls, validation, transport))
-                seen[(transport, validation)].append(figure)
+    with rare_gc():
+        _rounds(url, k, calls, rounds, kinds, seen)
     median = {kind: statistics.median(values) for kind, values in seen.items()}
     for transport in ("websockets", "picows"):
         raw = median[(transport, "raw")]

@@ -97,6 +97,11 @@ class Link(ABC):
         """Send one text message given as its UTF-8 bytes; raises :class:`LinkClosed` when the
         socket is gone."""
 
+    def send_nowait(self, message: bytes) -> bool:
+        """Send at once when the socket takes it without waiting (True); False: use
+        :meth:`send`. Raises :class:`LinkClosed` when the socket is gone."""
+        return False
+
     @abstractmethod
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the socket with ``code`` and wait until it is gone. Never raises."""
@@ -257,6 +262,15 @@ class _PicowsLink(WSListener, Link):
             self._writable.set_result(None)
 
     # Link
+    def send_nowait(self, message: bytes) -> bool:
+        transport = self._transport
+        if transport is None or self._closed.done() or transport.is_close_frame_sent:
+            raise LinkClosed("websocket closed")
+        if self._writable is not None and not self._writable.done():
+            return False  # paused: send() waits until the transport drains
+        transport.send(_TEXT, message)
+        return True
+
     async def send(self, message: bytes) -> None:
         transport = self._transport
         if transport is None or self._closed.done() or transport.is_close_frame_sent:

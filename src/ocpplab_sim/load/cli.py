@@ -196,9 +196,10 @@ def _plan(
 
 
 def _progress(point: dict[str, Any]) -> None:
+    faulted = f"  faulted {point['faulted']:>4}" if point.get("faulted") else ""
     print(
         f"  t={point['t']:>4}s  connected {point['connected']:>6}  booted {point['booted']:>6}"
-        f"  charging {point['charging']:>5}  sessions {point['sessions']:>6}"
+        f"  charging {point['charging']:>5}{faulted}  sessions {point['sessions']:>6}"
         f"  errors {point['errors']:>4}  {point['messages']:>7} msg/s"
         f"  p50 {point['p50_s'] * 1000:7.1f} ms  p99 {point['p99_s'] * 1000:7.1f} ms",
         flush=True,
