@@ -99,27 +99,29 @@ _SWEEP_S = 0.05
 class _Deadlines:
     """The timeouts of the CALLs in flight on one event loop, all checked by one timer every
     ``_SWEEP_S`` (a timer per call cost more than the rest of a call's bookkeeping together).
-    A CALL times out up to ``_SWEEP_S`` late."""
+    A CALL times out up to ``_SWEEP_S`` late. Holds no reference to its loop (the registry is
+    keyed weakly by the loop), so a closed loop can be collected."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self) -> None:
         self._due: dict[asyncio.Future[Payload], float] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     def add(self, future: asyncio.Future[Payload], timeout_s: float) -> None:
-        self._due[future] = self._loop.time() + timeout_s
+        loop = asyncio.get_running_loop()
+        self._due[future] = loop.time() + timeout_s
         if self._timer is None:
-            self._timer = self._loop.call_later(_SWEEP_S, self._sweep)
+            self._timer = loop.call_later(_SWEEP_S, self._sweep)
 
     def discard(self, future: asyncio.Future[Payload]) -> None:
         self._due.pop(future, None)
 
     def _sweep(self) -> None:
-        now = self._loop.time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         for future in [f for f, due in self._due.items() if due <= now]:
             del self._due[future]
             _expire(future)
-        self._timer = self._loop.call_later(_SWEEP_S, self._sweep) if self._due else None
+        self._timer = loop.call_later(_SWEEP_S, self._sweep) if self._due else None
 
 
 _DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
@@ -127,11 +129,10 @@ _DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = (
 )
 
 
-def _deadlines() -> _Deadlines:
-    loop = asyncio.get_running_loop()
+def _deadlines(loop: asyncio.AbstractEventLoop) -> _Deadlines:
     deadlines = _DEADLINES.get(loop)
     if deadlines is None:
-        deadlines = _DEADLINES[loop] = _Deadlines(loop)
+        deadlines = _DEADLINES[loop] = _Deadlines()
     return deadlines
 
 
@@ -220,7 +221,7 @@ class OcppConnection:
         self._on_call = on_call
         self._ws: Link | None = None
         self._wires: dict[int, _Wire] = {}
-        self._deadline_keeper: _Deadlines | None = None
+        self._deadline_keeper: tuple[asyncio.AbstractEventLoop, _Deadlines] | None = None
         self._reconnector: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -327,8 +328,10 @@ class OcppConnection:
             sent = time.monotonic()
             future = self._pending.expect(call.unique_id, action, sent)
             # not asyncio.wait_for nor a timer per call: the same effect, a fraction of the cost
-            deadlines = self._deadline_keeper or _deadlines()
-            self._deadline_keeper = deadlines
+            loop = asyncio.get_running_loop()
+            if self._deadline_keeper is None or self._deadline_keeper[0] is not loop:
+                self._deadline_keeper = (loop, _deadlines(loop))
+            deadlines = self._deadline_keeper[1]
             deadlines.add(future, timeout_s)
             try:
                 await self._send(ws, call)
