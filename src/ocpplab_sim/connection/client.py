@@ -220,7 +220,6 @@ class OcppConnection:
         self.on_refused = on_refused
         self._on_call = on_call
         self._ws: Link | None = None
-        self._wires: dict[int, _Wire] = {}
         self._deadline_keeper: tuple[asyncio.AbstractEventLoop, _Deadlines] | None = None
         self._reconnector: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -378,7 +377,8 @@ class OcppConnection:
 
     # -- internals -------------------------------------------------------------------------
 
-    async def _connect(self) -> Link:
+    async def _connect(self) -> _Wire:
+        """Open a link; its wire holds what arrives until :meth:`_attach` (or :meth:`_discard`)."""
         headers = {"Authorization": self._auth.header()} if self._auth else {}
         options = LinkOptions(
             self.url,
@@ -398,23 +398,18 @@ class OcppConnection:
                 self.on_refused(exc.http_status)
             raise CsmsUnreachable(f"{self.url}: {exc}") from (exc.__cause__ or exc)
         wire.link = link
-        self._wires[id(link)] = wire
         if link.subprotocol != self.subprotocol:
-            await self._discard(link, 1002, "subprotocol not accepted")
+            await link.close(code=1002, reason="subprotocol not accepted")
             raise CsmsUnreachable(
                 f"{self.url}: server did not accept subprotocol {self.subprotocol}"
             )
-        return link
+        return wire
 
-    async def _discard(self, link: Link, code: int, reason: str) -> None:
-        """Close a link that was opened but never attached."""
-        self._wires.pop(id(link), None)
-        await link.close(code=code, reason=reason)
-
-    def _attach(self, ws: Link) -> None:
+    def _attach(self, wire: _Wire) -> None:
+        ws = wire.link
+        assert ws is not None
         self._ws = ws
         self._connected.set()
-        wire = self._wires.pop(id(ws))
         wire.attached = True
         early, wire.early = wire.early, []
         for raw in early:
@@ -517,17 +512,18 @@ class OcppConnection:
             if self._is_closing():
                 return
             try:
-                ws = await self._connect()
+                wire = await self._connect()
             except CsmsUnreachable as exc:
                 log.info(
                     "%s: reconnect failed (%s), next try in up to %.1f s", self.url, exc, delay
                 )
                 continue
             if self._is_closing() or self._held:  # closed or held during the handshake
-                await self._discard(ws, 1000, "")
+                if wire.link is not None:
+                    await wire.link.close(code=1000)
                 return
             self.reconnects += 1
-            self._attach(ws)
+            self._attach(wire)
             if self._on_connected is not None:
                 self._spawn(self._on_connected(), "on-connected")
             return

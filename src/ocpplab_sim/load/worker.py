@@ -18,7 +18,7 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -270,48 +270,56 @@ class _Worker:
         self.state.metrics.count("disconnected")
         self.idle.append(number)
 
-    async def fault(self, number: int) -> None:
-        """EVSE 1 of an idle charger goes Faulted for ``fault_s``, then recovers."""
+    async def _occupy(
+        self,
+        number: int,
+        busy: set[int],
+        kind: str,
+        work: Callable[[SimulatedChargePoint], Awaitable[None]],
+    ) -> None:
+        """Run ``work`` on a connected charger taken out of the free pool meanwhile; an error
+        counts as ``errors.{kind}.{type}``."""
         point = self.connected.get(number)
         if point is None:
             return
-        self.faulted.add(number)  # not free: no session starts on a faulted charger
+        busy.add(number)
         self.free.discard(number)
-        metrics = self.state.metrics
         try:
-            await point.set_fault(1, True, self.plan.fault_code)
-            metrics.count("faults.injected")
-            await asyncio.sleep(self.plan.fault_s)
-            await point.set_fault(1, False)
-            metrics.count("faults.cleared")
+            await work(point)
         except OcpplabError as exc:
-            self.error(f"errors.fault.{type(exc).__name__}")
+            self.error(f"errors.{kind}.{type(exc).__name__}")
         finally:
-            self.faulted.discard(number)
+            busy.discard(number)
             if number in self.connected:
                 self.free.add(number)
 
+    async def fault(self, number: int) -> None:
+        """EVSE 1 of an idle charger goes Faulted for ``fault_s``, then recovers."""
+        metrics, plan = self.state.metrics, self.plan
+
+        async def work(point: SimulatedChargePoint) -> None:
+            await point.set_fault(1, True, plan.fault_code)
+            metrics.count("faults.injected")
+            await asyncio.sleep(plan.fault_s)
+            await point.set_fault(1, False)
+            metrics.count("faults.cleared")
+
+        await self._occupy(number, self.faulted, "fault", work)
+
     async def session(self, number: int) -> None:
-        point = self.connected.get(number)
-        if point is None:
-            return
-        self.charging.add(number)
-        self.free.discard(number)
-        metrics = self.state.metrics
-        try:
+        """A charging session of ``session_s`` on EVSE 1."""
+        state, plan = self.state, self.plan
+
+        async def work(point: SimulatedChargePoint) -> None:
             await point.start_charging(1, f"LD{number % 10**8:08d}")
-            metrics.count("sessions.started")
-            self.state.sessions += 1
-            await asyncio.sleep(self.plan.session_s)
+            state.metrics.count("sessions.started")
+            state.sessions += 1
+            await asyncio.sleep(plan.session_s)
             await point.stop_charging(1)
             await point.unplug(1)
-            metrics.count("sessions.completed")
-        except OcpplabError as exc:
-            self.error(f"errors.session.{type(exc).__name__}")
-        finally:
-            self.charging.discard(number)
-            if number in self.connected:
-                self.free.add(number)
+            state.metrics.count("sessions.completed")
+
+        await self._occupy(number, self.charging, "session", work)
 
     def snapshot(self, elapsed: float, *, final: bool = False) -> dict[str, Any]:
         state = self.state
