@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import gc
 import multiprocessing
+import os
 import queue
 import statistics
 import subprocess
@@ -62,6 +63,22 @@ class Sink:
         if not line.startswith("listening on "):
             raise RuntimeError(f"sink did not start: {line!r}")
         self.url = line.split()[-1]
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) of the sink's processes so far (Linux /proc)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(entry) == self.proc.pid or int(fields[1]) == self.proc.pid:
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
 
     def close(self) -> None:
         self.proc.terminate()
@@ -202,7 +219,7 @@ async def harness_call(
 def _worker_child(plan: WorkerPlan, out: Any) -> None:
     raise_fd_limit()
     gc.collect()
-    out.put(("baseline", plan.worker, rss_kb()))
+    out.put(("baseline", plan.worker, (rss_kb(), time.process_time())))
     try:
         final = run_fast(run_worker(plan, lambda snap: out.put(("snap", time.time(), snap))))
         out.put(("done", plan.worker, final))
@@ -210,7 +227,8 @@ def _worker_child(plan: WorkerPlan, out: Any) -> None:
         out.put(("failed", plan.worker, f"{type(exc).__name__}: {exc}"))
 
 
-def scale_run(args: argparse.Namespace, url: str) -> None:
+def scale_run(args: argparse.Namespace, sink: Sink) -> None:
+    url = sink.url
     n, workers = args.chargers, args.workers
     duration = args.boot_budget + args.hold
     shape = Steady(n, duration, connect_rate=args.connect_rate)
@@ -237,9 +255,10 @@ def scale_run(args: argparse.Namespace, url: str) -> None:
     out = context.Queue()
     processes = [context.Process(target=_worker_child, args=(p, out), daemon=True) for p in plans]
     started = time.time()
+    sink_cpu = [(started, sink.cpu_s())]  # (when, sink CPU seconds so far)
     for process in processes:
         process.start()
-    baseline: dict[int, int] = {}
+    baseline: dict[int, tuple[int, float]] = {}  # RSS KB and CPU s before the run
     finals: dict[int, dict[str, Any]] = {}
     snaps: list[tuple[float, dict[str, Any]]] = []
     deadline = time.monotonic() + duration + 120
@@ -256,6 +275,8 @@ def scale_run(args: argparse.Namespace, url: str) -> None:
             baseline[key] = value
         elif kind == "snap":
             snaps.append((key, value))
+            if sink_cpu[-1][0] < key - 0.2:
+                sink_cpu.append((key, sink.cpu_s()))
         elif kind == "done":
             finals[key] = value
         else:
@@ -286,6 +307,19 @@ def scale_run(args: argparse.Namespace, url: str) -> None:
             f"{args.sink_processes} sink processes, {args.source_addresses} source addresses)"
         )
         all_connected = max(done_at.values())
+        # CPU spent on the storm: the workers' own clocks, the sink's from /proc
+        storm_cpu = sum(
+            snap["cpu_s"] - baseline[snap["worker"]][1]
+            for at, snap in snaps
+            if at == done_at.get(snap["worker"])
+        )
+        sink_then = next((c for at, c in sink_cpu if at >= all_connected), sink.cpu_s())
+        sink_storm = sink_then - sink_cpu[0][1]
+        print(
+            f"CPU per connect+boot in the storm: harness {storm_cpu / n * 1e6:.0f} µs, "
+            f"sink {sink_storm / n * 1e6:.0f} µs ({storm_cpu + sink_storm:.1f} CPU s of "
+            f"{storm_s * (os.cpu_count() or 1):.1f} on {os.cpu_count()} cores)"
+        )
     else:
         print(f"boot storm: NOT all connected ({counters.get('connected', 0)}/{n})")
         all_connected = run_start + args.boot_budget
@@ -308,7 +342,7 @@ def scale_run(args: argparse.Namespace, url: str) -> None:
             latency.add_encoded(snap["latency"])
         cpu += items[-1][1]["cpu_s"] - items[0][1]["cpu_s"]
         span = max(span, items[-1][0] - items[0][0])
-        rss_growth += max(s["rss_kb"] for _a, s in items) - baseline[worker]
+        rss_growth += max(s["rss_kb"] for _a, s in items) - baseline[worker][0]
     calls = messages / 2
     held = max(1, counters.get("connected", 0) - counters.get("disconnected", 0))
     print(
@@ -482,7 +516,7 @@ def main() -> None:
             per_call(sink.url, args.call_connections, args.calls)
             boot_cpu(sink.url, args.boot_sample, args.max_connecting)
         if not args.skip_scale:
-            scale_run(args, sink.url)
+            scale_run(args, sink)
     finally:
         sink.close()
 

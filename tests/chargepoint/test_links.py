@@ -145,6 +145,45 @@ async def test_nothing_listening_is_a_link_error(transport: Any) -> None:
     assert isinstance(info.value.__cause__, OSError)
 
 
+async def test_a_source_address_is_the_peer_address_the_server_sees(
+    peer: Peer, transport: Any
+) -> None:
+    """Every link from a pool address (127.0.0.x) arrives from that address, however many
+    share it (the port is chosen per destination at connect time)."""
+    seen: list[str] = []
+
+    async def note_peer(ws: ServerConnection) -> None:
+        seen.append(ws.remote_address[0])
+        await ws.wait_closed()
+
+    peer.behaviour = note_peer
+    links = [
+        await open_link(
+            transport,
+            LinkOptions(f"{peer.url}/CP-SRC{n}", "ocpp1.6", source_address=f"127.0.0.{2 + n % 2}"),
+            lambda _r: None,
+            lambda: None,
+        )
+        for n in range(4)
+    ]
+    for _ in range(50):
+        if len(seen) == 4:
+            break
+        await asyncio.sleep(0.02)
+    assert sorted(seen) == ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"]
+    await asyncio.gather(*(link.close() for link in links))
+
+
+async def test_a_source_address_that_cannot_be_bound_is_a_link_error(transport: Any) -> None:
+    with pytest.raises(LinkError):
+        await open_link(
+            transport,
+            LinkOptions("ws://127.0.0.1:9/x", "ocpp1.6", source_address="192.0.2.1"),
+            print,
+            lambda: None,
+        )
+
+
 async def test_a_call_sent_right_behind_the_handshake_is_answered(
     peer: Peer, transport: Any
 ) -> None:

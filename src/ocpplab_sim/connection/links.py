@@ -14,6 +14,10 @@ when the socket is gone, whoever closed it.
 Both offer one subprotocol, HTTP headers (Basic auth), TLS with an ``SSLContext`` (security
 profiles 2 and 3) and a local source address, and both report a refused handshake's HTTP status
 in :class:`LinkError`. Messages arrive whole: ``picows`` fragments are reassembled here.
+
+A source address is bound with ``IP_BIND_ADDRESS_NO_PORT`` where the system has it: the local
+port is then chosen by ``connect()`` per destination, not by ``bind()`` across every port in
+use, which at tens of thousands of sockets cost more than the rest of a connect.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from picows import (
     WSCloseCode,
@@ -122,6 +128,38 @@ async def open_link(
     raise ValueError(f"unknown websocket transport {transport!r} (one of {', '.join(TRANSPORTS)})")
 
 
+def _bound_socket(source: str) -> socket.socket:
+    """A non-blocking TCP socket bound to ``source``, its port left to ``connect()``."""
+    family = socket.AF_INET6 if ":" in source else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        no_port = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", None)
+        if no_port is not None:
+            with contextlib.suppress(OSError):  # an old kernel: bind() picks the port
+                sock.setsockopt(socket.IPPROTO_IP, no_port, 1)
+        sock.bind((source, 0))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def _connected_socket(options: LinkOptions, source: str) -> socket.socket:
+    """A socket from ``source`` connected to the host and port of ``options.url``."""
+    split = urlsplit(options.url)
+    host = split.hostname or "localhost"
+    port = split.port or (443 if split.scheme == "wss" else 80)
+    sock = _bound_socket(source)
+    try:
+        async with asyncio.timeout(options.open_timeout_s):
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 # -- websockets ------------------------------------------------------------------------------
 
 
@@ -174,9 +212,9 @@ async def _open_websockets(
     from websockets.typing import Subprotocol
 
     extra: dict[str, Any] = {}
-    if options.source_address is not None:
-        extra["local_addr"] = (options.source_address, 0)
     try:
+        if options.source_address is not None:
+            extra["sock"] = await _connected_socket(options, options.source_address)
         ws = await connect(
             options.url,
             subprotocols=[Subprotocol(options.subprotocol)],
@@ -191,11 +229,15 @@ async def _open_websockets(
             ping_interval=None,
             **extra,
         )
-    except websockets.exceptions.InvalidStatus as exc:
-        status = exc.response.status_code
-        raise LinkError(f"{type(exc).__name__}: {exc}", http_status=status) from exc
-    except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
-        raise LinkError(f"{type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:
+        if "sock" in extra:  # not adopted by a transport (closing it again is harmless)
+            extra["sock"].close()
+        if isinstance(exc, websockets.exceptions.InvalidStatus):
+            status = exc.response.status_code
+            raise LinkError(f"{type(exc).__name__}: {exc}", http_status=status) from exc
+        if isinstance(exc, OSError | TimeoutError | websockets.exceptions.WebSocketException):
+            raise LinkError(f"{type(exc).__name__}: {exc}") from exc
+        raise
     return _WebsocketsLink(ws, on_message, on_closed)
 
 
@@ -299,8 +341,9 @@ class _PicowsLink(WSListener, Link):
 async def _open_picows(options: LinkOptions, on_message: OnMessage, on_closed: OnClosed) -> Link:
     headers = {"Sec-WebSocket-Protocol": options.subprotocol, **options.headers}
     extra: dict[str, Any] = {}
-    if options.source_address is not None:
-        extra["local_addr"] = (options.source_address, 0)
+    source = options.source_address
+    if source is not None:  # picows connects it
+        extra["socket_factory"] = lambda _url: _bound_socket(source)
     try:
         transport, link = await ws_connect(
             lambda: _PicowsLink(on_message, on_closed, options.max_size),

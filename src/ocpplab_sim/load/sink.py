@@ -406,7 +406,11 @@ async def _main(
             print(f"listening on {sink.url}", flush=True)
         await stop.wait()
         total = sum(sink.calls.values())
-        print(f"answered {total} calls on {sink.connections} connections", file=sys.stderr)
+        cpu = time.process_time()
+        print(
+            f"answered {total} calls on {sink.connections} connections, {cpu:.2f} s CPU",
+            file=sys.stderr,
+        )
 
 
 def _serve_more(host: str, port: int, heartbeat: int, drop_every: int, ready: Any) -> None:
