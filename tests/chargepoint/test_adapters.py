@@ -307,3 +307,22 @@ def test_fast_validator_rejects_bad_payloads(version: str) -> None:
 def test_the_independent_checker_can_fail() -> None:
     with pytest.raises(Exception, match="required property"):
         assert_valid("1.6", "StatusNotification", "request", {"connectorId": 1})
+
+
+def test_iso_is_datetime_isoformat_to_the_millisecond() -> None:
+    """The per-second cache of ``iso`` changes nothing: the same text as datetime's, rounding of
+    microseconds (half to even) and second boundaries included."""
+    import random
+    from datetime import UTC, datetime
+
+    from ocpplab_sim.protocol.adapter import iso
+
+    def reference(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+    rng = random.Random(7)
+    edges = [0.0, 1.9999995, 1.9999994, 1.0000005, 1700000000.9999996, -0.5, -1.0000004]
+    samples = [rng.uniform(-1e9, 4e9) for _ in range(20_000)]
+    near = [round(rng.uniform(0, 2e9), 6) + rng.choice((5e-7, -5e-7)) for _ in range(20_000)]
+    for t in [*edges, *samples, *near, *sorted(samples)]:
+        assert iso(t) == reference(t), t

@@ -16,9 +16,12 @@ import logging
 import ssl
 import time
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import orjson
 
 from ocpplab_sim.connection.links import (
     Link,
@@ -39,7 +42,7 @@ from ocpplab_sim.protocol.rpc import (
     Message,
     PendingCalls,
     counter_ids,
-    decode,
+    decode_array,
     encode_array,
 )
 from ocpplab_sim.protocol.schemas import SchemaViolation, Version, validate
@@ -106,14 +109,12 @@ class _Deadlines:
         self._due: dict[asyncio.Future[Payload], float] = {}
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, future: asyncio.Future[Payload], timeout_s: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._due[future] = loop.time() + timeout_s
+    def add(self, loop: asyncio.AbstractEventLoop) -> dict[Any, float]:
+        """Make sure the sweep runs; the caller enters its future in the returned mapping
+        (future → ``loop.time()`` it is due) and removes it once the call is over."""
         if self._timer is None:
             self._timer = loop.call_later(_SWEEP_S, self._sweep)
-
-    def discard(self, future: asyncio.Future[Payload]) -> None:
-        self._due.pop(future, None)
+        return self._due
 
     def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
@@ -134,6 +135,49 @@ def _deadlines(loop: asyncio.AbstractEventLoop) -> _Deadlines:
     if deadlines is None:
         deadlines = _DEADLINES[loop] = _Deadlines()
     return deadlines
+
+
+class _CallLock:
+    """OCPP-J synchronicity: one CALL of the charge point's own in flight. First come, first
+    served, like ``asyncio.Lock``, but an uncontended :meth:`try_acquire` is a plain call (the
+    lock's ``acquire`` is a coroutine to create and run on every CALL)."""
+
+    __slots__ = ("_busy", "_waiters")
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_acquire(self) -> bool:
+        if self._busy or self._waiters:
+            return False
+        self._busy = True
+        return True
+
+    async def acquire(self) -> None:
+        if self.try_acquire():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the lock while being cancelled: pass it on
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    def release(self) -> None:
+        """Hand the lock to the first waiter still waiting, or free it."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # it owns the lock now; _busy stays set
+                return
+        self._busy = False
 
 
 class _Wire:
@@ -215,7 +259,7 @@ class OcppConnection:
         self._open_timeout_s = open_timeout_s
         self._ids = message_ids or counter_ids()
         self._pending = PendingCalls()
-        self._call_lock = asyncio.Lock()
+        self._call_lock = _CallLock()
         self.transport: Transport = transport
         self.on_refused = on_refused
         self._on_call = on_call
@@ -318,22 +362,37 @@ class OcppConnection:
         if self._strict is not None:
             self._check(action, "request", payload)
         lock = self._call_lock
-        await lock.acquire()  # not `async with`: one coroutine less on every call
+        if not lock.try_acquire():
+            await lock.acquire()
         try:
             ws = self._ws
             if ws is None or self._closing:
                 raise CsmsUnreachable(f"{self.url}: not connected, cannot send {action}")
-            call = Call(self._ids(), action, payload)
-            sent = time.monotonic()
-            future = self._pending.expect(call.unique_id, action, sent)
+            unique_id = self._ids()
+            waiting = self._pending.by_id
+            if unique_id in waiting:
+                raise ValueError(f"message id {unique_id!r} already pending")
             # not asyncio.wait_for nor a timer per call: the same effect, a fraction of the cost
             loop = asyncio.get_running_loop()
-            if self._deadline_keeper is None or self._deadline_keeper[0] is not loop:
-                self._deadline_keeper = (loop, _deadlines(loop))
-            deadlines = self._deadline_keeper[1]
-            deadlines.add(future, timeout_s)
+            keeper = self._deadline_keeper
+            if keeper is None or keeper[0] is not loop:
+                keeper = self._deadline_keeper = (loop, _deadlines(loop))
+            due = keeper[1].add(loop)
+            future: asyncio.Future[Payload] = loop.create_future()
+            sent = time.monotonic()
+            waiting[unique_id] = (action, future, sent)
+            due[future] = loop.time() + timeout_s
             try:
-                await self._send(ws, call)
+                # what _send does, inline: one coroutine less on every call
+                array = [2, unique_id, action, payload]  # MessageType.CALL
+                if self._on_frame is not None:
+                    self._on_frame("out", array)
+                data = encode_array(array)
+                try:
+                    if not ws.send_nowait(data):
+                        await ws.send(data)
+                except LinkClosed as exc:
+                    raise CsmsUnreachable(f"{self.url}: connection lost while sending") from exc
                 result = await future
             except _Expired:
                 self._unanswered(action, sent, "timeout")
@@ -342,8 +401,8 @@ class OcppConnection:
                 self._unanswered(action, sent, "lost")
                 raise
             finally:
-                deadlines.discard(future)
-                self._pending.discard(call.unique_id)
+                due.pop(future, None)
+                waiting.pop(unique_id, None)
                 if not future.done():
                     future.cancel()
         finally:
@@ -458,7 +517,25 @@ class OcppConnection:
 
     def _dispatch(self, ws: Link, raw: str | bytes) -> None:
         try:
-            message = decode(raw)
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            data = FrameError(f"not JSON: {exc}")
+        # the common case first: the CALLRESULT of the CALL in flight
+        if type(data) is list and len(data) == 3 and data[0] == 3 and type(data[2]) is dict:
+            waiting = self._pending.by_id.pop(data[1], None) if type(data[1]) is str else None
+            if waiting is not None:
+                if self._on_frame is not None:
+                    self._on_frame("in", data)
+                action, future, sent = waiting
+                if not future.done():
+                    future.set_result(data[2])
+                    if self._on_call is not None:
+                        self._on_call("out", action, time.monotonic() - sent, None)
+                return
+        try:
+            if isinstance(data, FrameError):
+                raise data
+            message = decode_array(data)
         except FrameError as exc:
             log.warning("%s: dropping bad frame: %s", self.url, exc)
             if exc.unique_id is not None:

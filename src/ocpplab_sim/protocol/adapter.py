@@ -11,6 +11,7 @@ RemoteStartTransaction, OCPP 1.6 §5.11).
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,10 +48,28 @@ Payload = dict[str, Any]
 VENDOR_ID = "ocpplab"
 
 
+_iso_second: tuple[float, str] = (math.nan, "")  # the last whole second formatted
+
+
 def iso(timestamp: float) -> str:
-    """Epoch seconds as the UTC ``date-time`` string both OCPP versions use."""
-    text = datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
+    """Epoch seconds as the UTC ``date-time`` string both OCPP versions use, to the
+    millisecond (what ``datetime.isoformat(timespec="milliseconds")`` gives, with ``Z``).
+
+    Each whole second is formatted once: a load run stamps thousands of messages a second.
+    """
+    global _iso_second
+    fraction, second = math.modf(timestamp)
+    micros = round(fraction * 1e6)  # as datetime.fromtimestamp rounds (half to even)
+    if micros < 0:
+        micros += 1_000_000
+        second -= 1.0
+    elif micros >= 1_000_000:
+        micros -= 1_000_000
+        second += 1.0
+    if second != _iso_second[0]:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _iso_second = (second, text)
+    return f"{_iso_second[1]}.{micros // 1000:03d}Z"
 
 
 class OutgoingCall(NamedTuple):

@@ -29,6 +29,7 @@ __all__ = [
     "PendingCalls",
     "counter_ids",
     "decode",
+    "decode_array",
     "encode",
     "encode_array",
 ]
@@ -121,6 +122,11 @@ def decode(raw: str | bytes) -> Message:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise FrameError(f"not JSON: {exc}") from exc
+    return decode_array(data)
+
+
+def decode_array(data: Any) -> Message:
+    """:func:`decode` for a frame already parsed from JSON."""
     if not isinstance(data, list) or len(data) < 3:
         raise FrameError("an OCPP-J message is a JSON array of 3 to 5 elements")
     kind, unique_id = data[0], data[1]
@@ -162,27 +168,28 @@ class PendingCalls:
     """
 
     def __init__(self) -> None:
-        self._waiting: dict[str, tuple[str, asyncio.Future[Payload], float]] = {}
+        #: by message id: (action, future, sent); a hot path may add and pop entries itself
+        self.by_id: dict[str, tuple[str, asyncio.Future[Payload], float]] = {}
 
     def __len__(self) -> int:
-        return len(self._waiting)
+        return len(self.by_id)
 
     def expect(self, unique_id: str, action: str, sent: float = 0.0) -> asyncio.Future[Payload]:
         """Register a CALL; ``sent`` (any clock) comes back from :meth:`resolve`."""
-        if unique_id in self._waiting:
+        if unique_id in self.by_id:
             raise ValueError(f"message id {unique_id!r} already pending")
         future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
-        self._waiting[unique_id] = (action, future, sent)
+        self.by_id[unique_id] = (action, future, sent)
         return future
 
     def action_of(self, unique_id: str) -> str | None:
-        entry = self._waiting.get(unique_id)
+        entry = self.by_id.get(unique_id)
         return entry[0] if entry else None
 
     def resolve(self, message: CallResult | CallError) -> tuple[str, float] | None:
         """Complete the matching wait and return its action and ``sent``; None when no CALL
         with that id is pending."""
-        entry = self._waiting.pop(message.unique_id, None)
+        entry = self.by_id.pop(message.unique_id, None)
         if entry is None:
             return None
         action, future, sent = entry
@@ -195,10 +202,11 @@ class PendingCalls:
         return action, sent
 
     def discard(self, unique_id: str) -> None:
-        self._waiting.pop(unique_id, None)
+        self.by_id.pop(unique_id, None)
 
     def fail_all(self, exc: BaseException) -> None:
-        waiting, self._waiting = self._waiting, {}
-        for _action, future, _sent in waiting.values():
+        waiting = list(self.by_id.values())
+        self.by_id.clear()
+        for _action, future, _sent in waiting:
             if not future.done():
                 future.set_exception(exc)

@@ -196,7 +196,8 @@ class StationCore:
     ) -> list[Intent]:
         tx = evse.transaction
         assert tx is not None
-        last = evse.meter.advance(now, 0.0)
+        evse.meter.advance(now, 0.0)
+        last = evse.meter.reading()
         evse.transaction = None
         self.profiles.drop_transaction(tx.id)
         evse.finishing = plugged

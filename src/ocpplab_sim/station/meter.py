@@ -49,7 +49,7 @@ class Meter:
         self._phases = phases
         self._energy_wh = float(initial_energy_wh)
         self._power_w = 0.0
-        self._voltage_v = nominal_voltage_v
+        self._voltage_v: float | None = None  # None: drawn when read
         self._last_t = start_time
 
     @property
@@ -61,18 +61,26 @@ class Meter:
         return self._power_w
 
     def reading(self) -> MeterReading:
+        """The reading now (as of the last :meth:`advance`)."""
+        voltage = self._voltage_v
+        if voltage is None:
+            voltage = self._voltage_v = self._nominal_voltage_v * (
+                1.0 + self._rng().uniform(-0.02, 0.02)
+            )
         return MeterReading(
             energy_wh=self._energy_wh,
             power_w=self._power_w,
-            current_a=self._current(),
-            voltage_v=self._voltage_v,
+            current_a=self._power_w / (voltage * self._phases) if self._power_w else 0.0,
+            voltage_v=voltage,
         )
 
-    def advance(self, now: float, target_power_w: float) -> MeterReading:
+    def advance(self, now: float, target_power_w: float) -> None:
         """Integrate the current power up to ``now`` and then draw ``target_power_w``.
 
         The drawn power is ``target_power_w`` lowered by up to 3 % of seeded noise (an EV never
-        draws exactly the offered power and never more), and 0 when the target is 0.
+        draws exactly the offered power and never more), and 0 when the target is 0. The
+        voltage carries ±2 % of seeded noise; an idle meter draws it only when it is read (most
+        chargers of a load run are never read, and seeding a generator costs tens of µs).
         """
         if target_power_w < 0:
             raise ValueError("target_power_w must be >= 0")
@@ -80,21 +88,16 @@ class Meter:
             self._energy_wh += self._power_w * (now - self._last_t) / 3600.0
         if self._last_t is None or now > self._last_t:
             self._last_t = now
-        rng = self._rng()
-        self._voltage_v = self._nominal_voltage_v * (1.0 + rng.uniform(-0.02, 0.02))
         if target_power_w > 0:
+            rng = self._rng()
+            self._voltage_v = self._nominal_voltage_v * (1.0 + rng.uniform(-0.02, 0.02))
             self._power_w = target_power_w * (1.0 - rng.uniform(0.0, 0.03))
         else:
             self._power_w = 0.0
-        return self.reading()
+            self._voltage_v = None
 
     def _rng(self) -> random.Random:
         rng = self._seed_or_rng
         if isinstance(rng, int):
             rng = self._seed_or_rng = random.Random(rng)
         return rng
-
-    def _current(self) -> float:
-        if self._power_w == 0.0:
-            return 0.0
-        return self._power_w / (self._voltage_v * self._phases)

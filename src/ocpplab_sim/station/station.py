@@ -306,9 +306,10 @@ class Station(StationCore):
         ``context`` is the 1.6/2.0.1 ReadingContext, e.g. ``Trigger`` for TriggerMessage.
         """
         evse = self.evse(number)
-        reading = evse.meter.advance(now, self._target_power(evse, now))
+        evse.meter.advance(now, self._target_power(evse, now))
         if evse.transaction is None:
             return None
+        reading = evse.meter.reading()
         return MeterSample(
             evse=number,
             transaction_id=evse.transaction.id,
