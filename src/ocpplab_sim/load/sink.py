@@ -52,6 +52,8 @@ from picows import (
     ws_create_server,
 )
 
+from ocpplab_sim.load.gcfreeze import StormFreezer
+
 T = TypeVar("T")
 
 __all__ = ["CentralSystemSink", "run_fast"]
@@ -60,6 +62,7 @@ _SUBPROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 _MAX_MESSAGE = 2**20  # bytes, per frame and per reassembled message
 _CLOSE_TIMEOUT = 5.0  # seconds to wait for the peer's CLOSE before dropping the TCP connection
 _STOP_TIMEOUT = 2.0  # seconds a stopping sink waits for its peers' CLOSE, then for the server
+_GC_TICK_S = 0.1  # how often the sink tells its StormFreezer whether connections came in
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _CONTINUATION = WSMsgType.CONTINUATION
@@ -249,6 +252,10 @@ class CentralSystemSink:
         self._live: set[WSTransport] = set()
         self._drained: asyncio.Event | None = None  # set when the last connection is gone
         self._tx_ids = itertools.count(1)
+        # connections accepted in a storm are not walked again by every pass of the cyclic gc
+        self._freezer = StormFreezer()
+        self._gc_timer: asyncio.TimerHandle | None = None
+        self._gc_seen = 0
 
     @property
     def url(self) -> str:
@@ -278,9 +285,19 @@ class CentralSystemSink:
         except BaseException:
             sock.close()
             raise
+        self._gc_timer = asyncio.get_running_loop().call_later(_GC_TICK_S, self._gc_tick)
         return self
 
+    def _gc_tick(self) -> None:
+        self._freezer.tick(self.connections != self._gc_seen)
+        self._gc_seen = self.connections
+        self._gc_timer = asyncio.get_running_loop().call_later(_GC_TICK_S, self._gc_tick)
+
     async def __aexit__(self, *exc: object) -> None:
+        if self._gc_timer is not None:
+            self._gc_timer.cancel()
+            self._gc_timer = None
+        self._freezer.close()
         server, self._server = self._server, None
         if server is None:
             return

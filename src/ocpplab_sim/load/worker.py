@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from ocpplab_sim.errors import OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, FrameRecord, SimulatedChargePoint, Transport
+from ocpplab_sim.load.gcfreeze import StormFreezer
 from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
 from ocpplab_sim.load.shapes import LoadShape
 from ocpplab_sim.load.shard import synthetic_identity
@@ -347,9 +348,27 @@ class _Worker:
         plan = self.plan
         share = plan.size / plan.total if plan.total else 0.0
         start = time.monotonic()
+        # chargers booted in a storm are not walked again by every pass of the cyclic gc
+        freezer = StormFreezer()
+        try:
+            await self._run_shape(plan, start, share, freezer)
+        finally:
+            freezer.close()
+        self.stopping = True
+        await self.wind_down()
+        self.state.metrics.count("unanswered", 0)
+        self.state.metrics.count("in_flight_at_stop", 0)
+        self.publish(self.snapshot(time.monotonic() - start, final=True))
+        return self.state.metrics.to_dict()
+
+    async def _run_shape(
+        self, plan: WorkerPlan, start: float, share: float, freezer: StormFreezer
+    ) -> None:
+        """Follow the shape until it ends: connect, disconnect, sessions, faults, reports."""
         connect_tokens = session_tokens = fault_tokens = 0.0
         next_report = plan.report_every_s
         last = 0.0
+        booted = 0
         while True:
             elapsed = time.monotonic() - start
             target = plan.shape.tick(elapsed)
@@ -387,13 +406,9 @@ class _Worker:
             if elapsed >= next_report:
                 next_report += plan.report_every_s
                 self.publish(self.snapshot(elapsed))
+            freezer.tick(self.connecting > 0 or self.state.booted != booted)
+            booted = self.state.booted
             await asyncio.sleep(plan.tick_s)
-        self.stopping = True
-        await self.wind_down()
-        self.state.metrics.count("unanswered", 0)
-        self.state.metrics.count("in_flight_at_stop", 0)
-        self.publish(self.snapshot(time.monotonic() - start, final=True))
-        return self.state.metrics.to_dict()
 
     async def wind_down(self) -> None:
         for task in list(self.tasks):
