@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import logging
 import ssl
 import time
@@ -473,6 +474,7 @@ class OcppConnection:
         early, wire.early = wire.early, []
         for raw in early:
             self._dispatch(ws, raw)
+        ws.on_message = functools.partial(self._dispatch, ws)  # no hop through the wire
         if wire.closed:
             self._link_closed(ws)
 

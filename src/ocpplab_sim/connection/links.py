@@ -97,6 +97,8 @@ class Link(ABC):
 
     #: the subprotocol the server accepted (None: it accepted none)
     subprotocol: str | None
+    #: where every received message goes; the owner may point it elsewhere at any time
+    on_message: OnMessage
 
     @abstractmethod
     async def send(self, message: bytes) -> None:
@@ -167,16 +169,17 @@ class _WebsocketsLink(Link):
     def __init__(self, ws: Any, on_message: OnMessage, on_closed: OnClosed) -> None:
         self._ws = ws
         self.subprotocol = ws.subprotocol
+        self.on_message = on_message
         self._reader = asyncio.create_task(
-            self._read(on_message, on_closed), name=f"websocket-read {ws.request.path}"
+            self._read(on_closed), name=f"websocket-read {ws.request.path}"
         )
 
-    async def _read(self, on_message: OnMessage, on_closed: OnClosed) -> None:
+    async def _read(self, on_closed: OnClosed) -> None:
         from websockets.exceptions import ConnectionClosed
 
         try:
             async for raw in self._ws:
-                on_message(raw)
+                self.on_message(raw)
         except ConnectionClosed:
             pass
         except Exception:
@@ -245,7 +248,11 @@ async def _open_websockets(
 
 
 _CLOSE_WAIT_S = 5.0
+# module constants: an enum member looked up on its class runs a descriptor every time
 _TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_CONTINUATION = WSMsgType.CONTINUATION
+_CLOSE = WSMsgType.CLOSE
 
 
 class _PicowsLink(WSListener, Link):
@@ -253,7 +260,7 @@ class _PicowsLink(WSListener, Link):
 
     def __init__(self, on_message: OnMessage, on_closed: OnClosed, max_size: int) -> None:
         super().__init__()
-        self._on_message = on_message
+        self.on_message = on_message
         self._on_closed = on_closed
         self._max_size = max_size
         self._transport: WSTransport | None = None
@@ -268,12 +275,12 @@ class _PicowsLink(WSListener, Link):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
-        if kind == WSMsgType.TEXT or kind == WSMsgType.BINARY:
+        if kind is _TEXT or kind is _BINARY:
             if frame.fin:
-                self._on_message(frame.get_payload_as_bytes())
+                self.on_message(frame.get_payload_as_bytes())
             else:
                 self._parts = [frame.get_payload_as_bytes()]
-        elif kind == WSMsgType.CONTINUATION and self._parts is not None:
+        elif kind is _CONTINUATION and self._parts is not None:
             self._parts.append(frame.get_payload_as_bytes())
             if sum(map(len, self._parts)) > self._max_size:
                 self._parts = None
@@ -282,8 +289,8 @@ class _PicowsLink(WSListener, Link):
                 return
             if frame.fin:
                 whole, self._parts = b"".join(self._parts), None
-                self._on_message(whole)
-        elif kind == WSMsgType.CLOSE:
+                self.on_message(whole)
+        elif kind is _CLOSE:
             if not transport.is_close_frame_sent:
                 transport.send_close(frame.get_close_code())
             transport.disconnect()
