@@ -3,13 +3,16 @@
 Against the minimal central system (``python -m ocpplab_sim.load.sink``) in separate processes
 it measures, in one run:
 
-1. CPU µs per OCPP call of one load charger (SimulatedChargePoint with the load worker's frame
-   hook, sequential Heartbeats) next to the raw round trip of the same websocket library to the
-   same server (the same Heartbeat frames sent and their answers received, nothing parsed), for
-   both libraries the connection layer offers (websockets, picows), and their ratio;
+1. against a sink of one process (the client measured has a core of its own): CPU µs per OCPP
+   call of one load charger (SimulatedChargePoint with the load worker's call observer,
+   sequential Heartbeats) next to the raw round trip of the same websocket library to the same
+   server (the same Heartbeat frames sent and their answers received, nothing parsed), for both
+   libraries the connection layer offers (websockets, picows), and their ratio; then client CPU
+   per connect+boot, harness against bare picows;
 2. a boot storm: ``--chargers`` chargers (default 20,000) connect and boot through the load
    worker in ``--workers`` processes, source addresses 127.0.0.2, 127.0.0.3, … round-robin;
-   connect+boot per second and harness memory per charger (RSS growth of the worker processes);
+   connect+boot per second, the CPU per connect+boot of the harness and of the sink, and harness
+   memory per charger (RSS growth of the worker processes);
 3. a steady hold of ``--hold`` seconds with every charger heartbeating every ``--heartbeat``
    seconds (20,000 / 10 s = 2,000 calls/s): calls/s, p50/p99 call latency, harness CPU per call
    at that load, and lost messages (calls never answered, errors, reconnects).
@@ -509,16 +512,22 @@ def main() -> None:
     needed = -(-(args.chargers + args.call_connections + 200) // max(1, limit - 200))
     sink_processes = max(args.sink_processes, needed)
     args.sink_processes = sink_processes
-    print(f"fd limit raised to {limit}; {sink_processes} sink process(es)")
-    sink = Sink(args.heartbeat, sink_processes)
-    try:
-        if not args.skip_calls:
+    print(f"fd limit raised to {limit}; {sink_processes} sink process(es) for the scale run")
+    if not args.skip_calls:
+        # One sink process: the client measured has a core of its own, as the sink has, so
+        # neither figure carries the cache misses of more busy processes than cores.
+        sink = Sink(args.heartbeat, 1)
+        try:
             per_call(sink.url, args.call_connections, args.calls)
             boot_cpu(sink.url, args.boot_sample, args.max_connecting)
-        if not args.skip_scale:
+        finally:
+            sink.close()
+    if not args.skip_scale:
+        sink = Sink(args.heartbeat, sink_processes)
+        try:
             scale_run(args, sink)
-    finally:
-        sink.close()
+        finally:
+            sink.close()
 
 
 if __name__ == "__main__":

@@ -44,6 +44,13 @@ def test_source_addresses_go_round_robin_over_loopback() -> None:
         "127.0.0.2",
     ]
     assert source_address(300, 1000) == "127.0.1.46"
+    import ipaddress
+
+    first = int(ipaddress.IPv4Address("127.0.0.2"))
+    for pool in (1, 255, 70_000):
+        for number in range(0, 140_000, 997):
+            expected = str(ipaddress.IPv4Address(first + number % pool))
+            assert source_address(number, pool) == expected
 
 
 def test_a_load_run_from_a_provisioned_template(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ class FrameRecord(NamedTuple):
     message: list[Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChargePointConfig:
     """What a simulated charge point is.
 
