@@ -278,3 +278,30 @@ async def test_the_call_observer_sees_every_call_once(peer: Peer, transport: Any
     assert [(call[1], call[3]) for call in seen if call[0] == "in"] == [("Heartbeat", None)]
     assert all(0 <= seconds < 5 for _a, _o, seconds in ours)
     assert 0.2 <= ours[2][2] < 1  # waited for the whole timeout
+
+
+async def test_a_failing_message_handler_closes_the_link(peer: Peer, transport: Any) -> None:
+    """A receive handler that raises ends the link (on_closed runs) instead of leaving a socket
+    whose messages go nowhere."""
+
+    async def greet(ws: ServerConnection) -> None:
+        await ws.send('[2,"g1","Heartbeat",{}]')
+        await ws.wait_closed()
+        peer.close_codes.append(ws.close_code)
+
+    def explode(_raw: str | bytes) -> None:
+        raise RuntimeError("handler bug")
+
+    peer.behaviour = greet
+    inbox = Inbox()
+    link = await open_link(
+        transport, LinkOptions(f"{peer.url}/CP-BUG", "ocpp1.6"), explode, inbox.on_closed
+    )
+    await asyncio.wait_for(inbox.closed.wait(), 5)
+    await link.wait_closed()
+    assert inbox.closes == 1
+    for _ in range(50):
+        if peer.close_codes:
+            break
+        await asyncio.sleep(0.02)
+    assert peer.close_codes and peer.close_codes[0] != 1000

@@ -5,8 +5,8 @@ A :class:`Link` delivers every received message to ``on_message`` (as ``str`` or
 when the socket is gone, whoever closed it.
 :func:`open_link` opens one:
 
-- ``websockets`` (the default): the pure-Python library, every feature, one reader task per
-  link;
+- ``websockets`` (the default): the pure-Python library, every feature; its data frames are
+  delivered from the protocol callback (no reader task);
 - ``picows``: a compiled library with a callback API and no reader task. It connects and
   answers with about half the CPU of ``websockets``, which is what limits a load run's
   connect rate and calls per second on a few cores.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import ssl
@@ -166,28 +167,37 @@ async def _connected_socket(options: LinkOptions, source: str) -> socket.socket:
 
 
 class _WebsocketsLink(Link):
+    """A ``websockets`` connection whose data frames reach ``on_message`` from the protocol
+    callback itself (see :func:`_delivering_connection`): no reader task, no message queue."""
+
     def __init__(self, ws: Any, on_message: OnMessage, on_closed: OnClosed) -> None:
         self._ws = ws
         self.subprotocol = ws.subprotocol
         self.on_message = on_message
-        self._reader = asyncio.create_task(
-            self._read(on_closed), name=f"websocket-read {ws.request.path}"
-        )
+        self._on_closed = on_closed
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        early, ws.early = ws.early, []
+        ws.link = self
+        for message in early:  # arrived right behind the handshake, before this link existed
+            self.deliver(message)
+        if ws.lost:
+            self.lost()
 
-    async def _read(self, on_closed: OnClosed) -> None:
-        from websockets.exceptions import ConnectionClosed
-
+    def deliver(self, message: bytes) -> None:
         try:
-            async for raw in self._ws:
-                self.on_message(raw)
-        except ConnectionClosed:
-            pass
+            self.on_message(message)
         except Exception:
             log.exception("websocket receive handler failed; closing")
-            with contextlib.suppress(Exception):
-                await self._ws.close(code=1011, reason="internal error")
-        finally:
-            on_closed()
+            self._spawn_close(1011, "internal error")
+
+    def lost(self) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+            self._on_closed()
+
+    def _spawn_close(self, code: int, reason: str) -> None:
+        task = asyncio.ensure_future(self._ws.close(code=code, reason=reason))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def send(self, message: bytes) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -200,11 +210,62 @@ class _WebsocketsLink(Link):
     async def close(self, code: int = 1000, reason: str = "") -> None:
         with contextlib.suppress(Exception):
             await self._ws.close(code=code, reason=reason)
-        if self._reader is not asyncio.current_task():
-            await self.wait_closed()
+        await self.wait_closed()
 
     async def wait_closed(self) -> None:
-        await asyncio.wait({self._reader})
+        await asyncio.shield(self._closed)
+
+
+@functools.cache
+def _delivering_connection() -> type[Any]:
+    """A ``websockets`` client connection that hands every whole data message (its bytes) to
+    its link as the frames arrive, instead of queueing it for a reader task: one task switch
+    less per message, and no task per charge point. The protocol still answers pings, closes,
+    and enforces ``max_size`` across fragments. Made on first use (``websockets`` is imported
+    lazily)."""
+    from websockets.asyncio.client import ClientConnection
+    from websockets.frames import Frame, Opcode
+
+    text, binary, cont = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+
+    class DeliveringConnection(ClientConnection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.link: _WebsocketsLink | None = None
+            self.early: list[bytes] = []
+            self.lost = False
+            self._parts: list[bytes] | None = None
+
+        def process_event(self, event: Any) -> None:
+            if self.response is None or not isinstance(event, Frame):
+                super().process_event(event)  # the handshake response
+                return
+            opcode = event.opcode
+            if opcode is text or opcode is binary:
+                if not event.fin:
+                    self._parts = [bytes(event.data)]
+                    return
+                message = bytes(event.data)
+            elif opcode is cont and self._parts is not None:
+                self._parts.append(bytes(event.data))
+                if not event.fin:
+                    return
+                message, self._parts = b"".join(self._parts), None
+            else:
+                super().process_event(event)  # ping, pong, close: the protocol's business
+                return
+            if self.link is None:
+                self.early.append(message)
+            else:
+                self.link.deliver(message)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            super().connection_lost(exc)
+            self.lost = True
+            if self.link is not None:
+                self.link.lost()
+
+    return DeliveringConnection
 
 
 async def _open_websockets(
@@ -227,9 +288,9 @@ async def _open_websockets(
             proxy=None,
             compression=None,
             max_size=options.max_size,
-            max_queue=4,
             write_limit=options.write_limit,
             ping_interval=None,
+            create_connection=_delivering_connection(),
             **extra,
         )
     except BaseException as exc:
@@ -277,7 +338,10 @@ class _PicowsLink(WSListener, Link):
         kind = frame.msg_type
         if kind is _TEXT or kind is _BINARY:
             if frame.fin:
-                self.on_message(frame.get_payload_as_bytes())
+                try:  # inline, not a helper: this is every message's path
+                    self.on_message(frame.get_payload_as_bytes())
+                except Exception:
+                    self._failed(transport)
             else:
                 self._parts = [frame.get_payload_as_bytes()]
         elif kind is _CONTINUATION and self._parts is not None:
@@ -289,11 +353,21 @@ class _PicowsLink(WSListener, Link):
                 return
             if frame.fin:
                 whole, self._parts = b"".join(self._parts), None
-                self.on_message(whole)
+                try:
+                    self.on_message(whole)
+                except Exception:
+                    self._failed(transport)
         elif kind is _CLOSE:
             if not transport.is_close_frame_sent:
                 transport.send_close(frame.get_close_code())
             transport.disconnect()
+
+    def _failed(self, transport: WSTransport) -> None:
+        """The receive handler raised (called from its ``except``): log it and close (1011)."""
+        log.exception("websocket receive handler failed; closing")
+        if not transport.is_close_frame_sent:
+            transport.send_close(WSCloseCode.INTERNAL_ERROR, b"internal error")
+        transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         if self._writable is not None and not self._writable.done():

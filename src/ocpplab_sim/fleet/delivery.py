@@ -141,6 +141,8 @@ class Delivery(ChargePointBase):
         payload (same 2.0.1 seqNo). A CALLERROR is an answer: the message leaves the queue and
         the first such error is raised after the rest was sent.
         """
+        if not len(self._queue):
+            return  # nothing queued, nothing in flight (the head leaves the queue once answered)
         errors: list[OcppCallError] = []
         async with self._drain_lock:
             self._drain_owner = asyncio.current_task()
