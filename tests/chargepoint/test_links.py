@@ -305,3 +305,26 @@ async def test_a_failing_message_handler_closes_the_link(peer: Peer, transport: 
             break
         await asyncio.sleep(0.02)
     assert peer.close_codes and peer.close_codes[0] != 1000
+
+
+async def test_a_refused_connect_from_a_source_address_leaves_no_socket_open(
+    transport: Any,
+) -> None:
+    import gc
+    import socket
+    import warnings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)  # an unclosed socket would raise
+        for _ in range(3):
+            with pytest.raises(LinkError):
+                await open_link(
+                    transport,
+                    LinkOptions(f"ws://127.0.0.1:{port}/x", "ocpp1.6", source_address="127.0.0.2"),
+                    print,
+                    lambda: None,
+                )
+        gc.collect()

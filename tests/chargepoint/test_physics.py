@@ -118,3 +118,43 @@ def test_local_list_versions_and_lookup_order() -> None:
     assert store.lookup("C", T0 + 1) == "Expired"
     store.clear_cache()
     assert store.lookup("A", T0) is None
+
+
+def test_meter_readings_depend_on_the_seed_and_the_advances_never_on_reads() -> None:
+    """Idle voltage noise is drawn lazily, yet in the order an eager meter draws it: a meter
+    read at every step, one never read until the end, and the eager reference agree."""
+    import random
+
+    from ocpplab_sim.station.meter import Meter
+
+    class EagerMeter:  # draws the noise at every advance, as the model is specified
+        def __init__(self, seed: int) -> None:
+            self.rng, self.energy, self.power, self.voltage, self.last = (
+                random.Random(seed),
+                0.0,
+                0.0,
+                230.0,
+                None,
+            )
+
+        def advance(self, now: float, target: float) -> tuple[float, float, float]:
+            if self.last is not None and now > self.last:
+                self.energy += self.power * (now - self.last) / 3600.0
+            if self.last is None or now > self.last:
+                self.last = now
+            self.voltage = 230.0 * (1.0 + self.rng.uniform(-0.02, 0.02))
+            self.power = target * (1.0 - self.rng.uniform(0.0, 0.03)) if target > 0 else 0.0
+            return self.energy, self.power, self.voltage
+
+    steps = [(t * 10.0, 0.0 if t % 4 in (0, 1) else 11_000.0) for t in range(40)]
+    reference = EagerMeter(99)
+    read_always, read_never = Meter(99, phases=3), Meter(99, phases=3)
+    assert read_always.reading().voltage_v == 230.0  # nothing advanced yet: nominal
+    for now, target in steps:
+        expected = reference.advance(now, target)
+        read_always.advance(now, target)
+        read_never.advance(now, target)
+        got = read_always.reading()
+        assert (got.energy_wh, got.power_w, got.voltage_v) == expected
+    last = read_never.reading()
+    assert (last.energy_wh, last.power_w, last.voltage_v) == expected

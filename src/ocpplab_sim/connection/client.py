@@ -524,12 +524,16 @@ class OcppConnection:
             data = FrameError(f"not JSON: {exc}")
         # the common case first: the CALLRESULT of the CALL in flight
         if type(data) is list and len(data) == 3 and data[0] == 3 and type(data[2]) is dict:
-            waiting = self._pending.by_id.pop(data[1], None) if type(data[1]) is str else None
+            by_id = self._pending.by_id
+            waiting = by_id.get(data[1]) if type(data[1]) is str else None
             if waiting is not None:
                 if self._on_frame is not None:
-                    self._on_frame("in", data)
+                    self._on_frame("in", data)  # before the pop: a failing hook loses no call
+                del by_id[data[1]]
                 action, future, sent = waiting
-                if not future.done():
+                if future.done():  # timed out a moment ago
+                    log.warning("%s: answer to unknown message id %s", self.url, data[1])
+                else:
                     future.set_result(data[2])
                     if self._on_call is not None:
                         self._on_call("out", action, time.monotonic() - sent, None)

@@ -276,6 +276,8 @@ async def _open_websockets(
     from websockets.typing import Subprotocol
 
     extra: dict[str, Any] = {}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + options.open_timeout_s  # TCP connect and handshake together
     try:
         if options.source_address is not None:
             extra["sock"] = await _connected_socket(options, options.source_address)
@@ -284,7 +286,7 @@ async def _open_websockets(
             subprotocols=[Subprotocol(options.subprotocol)],
             additional_headers=options.headers or None,
             ssl=options.ssl_context,
-            open_timeout=options.open_timeout_s,
+            open_timeout=max(0.001, deadline - loop.time()),
             proxy=None,
             compression=None,
             max_size=options.max_size,
@@ -301,6 +303,9 @@ async def _open_websockets(
             raise LinkError(f"{type(exc).__name__}: {exc}", http_status=status) from exc
         if isinstance(exc, OSError | TimeoutError | websockets.exceptions.WebSocketException):
             raise LinkError(f"{type(exc).__name__}: {exc}") from exc
+        if isinstance(exc, ValueError) and "redirect" in str(exc):
+            # websockets follows no redirect on a socket it did not open (a source address)
+            raise LinkError(f"{exc} (redirects are not followed from a source address)") from exc
         raise
     return _WebsocketsLink(ws, on_message, on_closed)
 
@@ -423,8 +428,14 @@ async def _open_picows(options: LinkOptions, on_message: OnMessage, on_closed: O
     headers = {"Sec-WebSocket-Protocol": options.subprotocol, **options.headers}
     extra: dict[str, Any] = {}
     source = options.source_address
+    made: list[socket.socket] = []
     if source is not None:  # picows connects it
-        extra["socket_factory"] = lambda _url: _bound_socket(source)
+
+        def bound(_url: Any) -> socket.socket:
+            made.append(_bound_socket(source))
+            return made[-1]
+
+        extra["socket_factory"] = bound
     try:
         transport, link = await ws_connect(
             lambda: _PicowsLink(on_message, on_closed, options.max_size),
@@ -440,13 +451,17 @@ async def _open_picows(options: LinkOptions, on_message: OnMessage, on_closed: O
             use_aiofastnet=False,  # the event loop's own connect: ~60 µs less per connect
             **extra,
         )
-    except WSInvalidStatusError as exc:
-        status = getattr(getattr(exc, "response", None), "status", None)
-        raise LinkError(
-            f"{type(exc).__name__}: {exc}", http_status=int(status) if status else None
-        ) from exc
-    except (OSError, TimeoutError, WSError) as exc:
-        raise LinkError(f"{type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:
+        for sock in made:  # a socket picows failed to connect is not closed by picows
+            sock.close()
+        if isinstance(exc, WSInvalidStatusError):
+            status = getattr(getattr(exc, "response", None), "status", None)
+            raise LinkError(
+                f"{type(exc).__name__}: {exc}", http_status=int(status) if status else None
+            ) from exc
+        if isinstance(exc, OSError | TimeoutError | WSError):
+            raise LinkError(f"{type(exc).__name__}: {exc}") from exc
+        raise
     response: WSUpgradeResponse | None = transport.response
     if response is None:  # e.g. a TLS peer that dropped the socket during the handshake
         transport.disconnect()

@@ -407,7 +407,7 @@ class _Worker:
             if elapsed >= next_report:
                 next_report += plan.report_every_s
                 self.publish(self.snapshot(elapsed))
-            freezer.tick(self.connecting > 0 or self.state.booted != booted)
+            freezer.tick(self.state.booted != booted)  # boots, not attempts: failures are garbage
             booted = self.state.booted
             await asyncio.sleep(plan.tick_s)
 

@@ -66,10 +66,13 @@ def iso(timestamp: float) -> str:
     elif micros >= 1_000_000:
         micros -= 1_000_000
         second += 1.0
-    if second != _iso_second[0]:
-        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _iso_second = (second, text)
-    return f"{_iso_second[1]}.{micros // 1000:03d}Z"
+    cached = _iso_second  # one read: another thread may replace it meanwhile
+    if second != cached[0]:
+        cached = _iso_second = (
+            second,
+            datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        )
+    return f"{cached[1]}.{micros // 1000:03d}Z"
 
 
 class OutgoingCall(NamedTuple):

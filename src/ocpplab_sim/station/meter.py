@@ -49,7 +49,8 @@ class Meter:
         self._phases = phases
         self._energy_wh = float(initial_energy_wh)
         self._power_w = 0.0
-        self._voltage_v: float | None = None  # None: drawn when read
+        self._voltage_v = nominal_voltage_v
+        self._idle_draws = 0  # idle advances whose voltage noise is not drawn yet
         self._last_t = start_time
 
     @property
@@ -62,16 +63,13 @@ class Meter:
 
     def reading(self) -> MeterReading:
         """The reading now (as of the last :meth:`advance`)."""
-        voltage = self._voltage_v
-        if voltage is None:
-            voltage = self._voltage_v = self._nominal_voltage_v * (
-                1.0 + self._rng().uniform(-0.02, 0.02)
-            )
+        if self._idle_draws:
+            self._catch_up()
         return MeterReading(
             energy_wh=self._energy_wh,
             power_w=self._power_w,
-            current_a=self._power_w / (voltage * self._phases) if self._power_w else 0.0,
-            voltage_v=voltage,
+            current_a=self._power_w / (self._voltage_v * self._phases) if self._power_w else 0.0,
+            voltage_v=self._voltage_v,
         )
 
     def advance(self, now: float, target_power_w: float) -> None:
@@ -79,7 +77,7 @@ class Meter:
 
         The drawn power is ``target_power_w`` lowered by up to 3 % of seeded noise (an EV never
         draws exactly the offered power and never more), and 0 when the target is 0. The
-        voltage carries ±2 % of seeded noise; an idle meter draws it only when it is read (most
+        voltage carries ±2 % of seeded noise; an idle meter draws it only when it is needed (most
         chargers of a load run are never read, and seeding a generator costs tens of µs).
         """
         if target_power_w < 0:
@@ -89,12 +87,22 @@ class Meter:
         if self._last_t is None or now > self._last_t:
             self._last_t = now
         if target_power_w > 0:
-            rng = self._rng()
+            rng = self._catch_up()
             self._voltage_v = self._nominal_voltage_v * (1.0 + rng.uniform(-0.02, 0.02))
             self._power_w = target_power_w * (1.0 - rng.uniform(0.0, 0.03))
         else:
             self._power_w = 0.0
-            self._voltage_v = None
+            self._idle_draws += 1  # its voltage noise is drawn when needed, in this order
+
+    def _catch_up(self) -> random.Random:
+        """Draw the voltage noise of the idle advances not drawn yet, in order: the generator
+        then stands where drawing at every advance would have left it, so readings depend on
+        the seed and the advances only, never on when (or whether) the meter was read."""
+        rng = self._rng()
+        while self._idle_draws:
+            self._idle_draws -= 1
+            self._voltage_v = self._nominal_voltage_v * (1.0 + rng.uniform(-0.02, 0.02))
+        return rng
 
     def _rng(self) -> random.Random:
         rng = self._seed_or_rng
