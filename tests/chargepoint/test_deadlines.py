@@ -17,7 +17,7 @@ async def test_each_call_times_out_on_its_own_deadline_and_discarded_ones_never(
     assert client._deadlines(loop) is deadlines  # one per loop
     started = time.monotonic()
     short, long, answered = (loop.create_future() for _ in range(3))
-    due = deadlines.add(loop)
+    due = deadlines.armed(loop)
     due[short] = loop.time() + 0.1
     due[long] = loop.time() + 0.4
     due[answered] = loop.time() + 0.1
@@ -42,7 +42,7 @@ def test_a_closed_loop_and_its_deadlines_are_collected() -> None:
     async def one_call() -> None:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        client._deadlines(loop).add(loop)[future] = loop.time() + 0.01
+        client._deadlines(loop).armed(loop)[future] = loop.time() + 0.01
         with contextlib.suppress(client._Expired):
             await future
         loops.append(weakref.ref(loop))

@@ -110,7 +110,7 @@ class _Deadlines:
         self._due: dict[asyncio.Future[Payload], float] = {}
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, loop: asyncio.AbstractEventLoop) -> dict[Any, float]:
+    def armed(self, loop: asyncio.AbstractEventLoop) -> dict[Any, float]:
         """Make sure the sweep runs; the caller enters its future in the returned mapping
         (future → ``loop.time()`` it is due) and removes it once the call is over."""
         if self._timer is None:
@@ -182,8 +182,9 @@ class _CallLock:
 
 
 class _Wire:
-    """Routes one link's callbacks to its connection; holds what arrives before the link is
-    attached (a frame right behind the handshake, or an early close)."""
+    """Holds what a link delivers before it is attached (a frame right behind the handshake,
+    or an early close) and routes its close to the connection. Once attached, the link's
+    messages go straight to the connection (:meth:`OcppConnection._attach`)."""
 
     __slots__ = ("attached", "closed", "conn", "early", "link")
 
@@ -195,10 +196,7 @@ class _Wire:
         self.closed = False
 
     def on_message(self, raw: str | bytes) -> None:
-        if self.attached and self.link is not None:
-            self.conn._dispatch(self.link, raw)
-        else:
-            self.early.append(raw)
+        self.early.append(raw)
 
     def on_closed(self) -> None:
         self.closed = True
@@ -378,22 +376,16 @@ class OcppConnection:
             keeper = self._deadline_keeper
             if keeper is None or keeper[0] is not loop:
                 keeper = self._deadline_keeper = (loop, _deadlines(loop))
-            due = keeper[1].add(loop)
+            due = keeper[1].armed(loop)
             future: asyncio.Future[Payload] = loop.create_future()
             sent = time.monotonic()
             waiting[unique_id] = (action, future, sent)
             due[future] = loop.time() + timeout_s
             try:
-                # what _send does, inline: one coroutine less on every call
-                array = [2, unique_id, action, payload]  # MessageType.CALL
-                if self._on_frame is not None:
-                    self._on_frame("out", array)
-                data = encode_array(array)
-                try:
-                    if not ws.send_nowait(data):
-                        await ws.send(data)
-                except LinkClosed as exc:
-                    raise CsmsUnreachable(f"{self.url}: connection lost while sending") from exc
+                # not `await self._send(...)`: one coroutine less on every call
+                data = self._send_now(ws, [2, unique_id, action, payload])  # MessageType.CALL
+                if data is not None:
+                    await self._send_later(ws, data)
                 result = await future
             except _Expired:
                 self._unanswered(action, sent, "timeout")
@@ -471,10 +463,10 @@ class OcppConnection:
         self._ws = ws
         self._connected.set()
         wire.attached = True
+        ws.on_message = functools.partial(self._dispatch, ws)  # no hop through the wire
         early, wire.early = wire.early, []
         for raw in early:
             self._dispatch(ws, raw)
-        ws.on_message = functools.partial(self._dispatch, ws)  # no hop through the wire
         if wire.closed:
             self._link_closed(ws)
 
@@ -494,13 +486,24 @@ class OcppConnection:
             )
 
     async def _send(self, ws: Link, message: Message) -> None:
-        array = message.to_array()
+        data = self._send_now(ws, message.to_array())
+        if data is not None:
+            await self._send_later(ws, data)
+
+    def _send_now(self, ws: Link, array: list[Any]) -> bytes | None:
+        """Tell the frame hook, encode, and send if the socket takes it at once (None); else
+        return the bytes for :meth:`_send_later`. Raises :class:`CsmsUnreachable`."""
         if self._on_frame is not None:
             self._on_frame("out", array)
         data = encode_array(array)
         try:
-            if not ws.send_nowait(data):
-                await ws.send(data)
+            return None if ws.send_nowait(data) else data
+        except LinkClosed as exc:
+            raise CsmsUnreachable(f"{self.url}: connection lost while sending") from exc
+
+    async def _send_later(self, ws: Link, data: bytes) -> None:
+        try:
+            await ws.send(data)
         except LinkClosed as exc:
             raise CsmsUnreachable(f"{self.url}: connection lost while sending") from exc
 
