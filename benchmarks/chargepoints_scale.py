@@ -163,12 +163,10 @@ async def idle_memory(port: int, count: int, kind: str, window_s: float) -> dict
     result["connect+boot per s"] = count / (time.perf_counter() - began)
     gc.collect()
     result["kb per charger"] = (rss_kb() - before) / count
-    answered = sum(cp._conn.calls_answered for cp in fleet)
+    answered = sum(cp.calls_answered for cp in fleet)
     await asyncio.sleep(window_s)
     result["connected"] = sum(cp.connected for cp in fleet)
-    result["heartbeats answered in window"] = (
-        sum(cp._conn.calls_answered for cp in fleet) - answered
-    )
+    result["heartbeats answered in window"] = sum(cp.calls_answered for cp in fleet) - answered
     result["rss MB"] = rss_kb() / 1024
     await fleet.stop_all()
     return result

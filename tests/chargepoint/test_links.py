@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,8 +12,9 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from ocpplab_sim.connection import OcppConnection, Reply
+from ocpplab_sim.connection import LinkKeeper, ReconnectPolicy
 from ocpplab_sim.connection.links import LinkClosed, LinkError, LinkOptions, open_link
+from ocpplab_sim.fleet import ChargePointConfig, SimulatedChargePoint
 
 Behaviour = Callable[[ServerConnection], Any]
 
@@ -192,90 +194,100 @@ async def test_a_call_sent_right_behind_the_handshake_is_answered(
     answers: asyncio.Queue[str | bytes] = asyncio.Queue()
 
     async def eager(ws: ServerConnection) -> None:
-        await ws.send('[2,"c1","Heartbeat",{}]')
+        await ws.send(
+            '[2,"c1","DataTransfer",{"vendorId":"ocpplab","messageId":"echo","data":"hi"}]'
+        )
         async for message in ws:
             answers.put_nowait(message)
 
     peer.behaviour = eager
-    seen: list[str] = []
-
-    async def handler(action: str, _payload: dict[str, Any]) -> Reply:
-        seen.append(action)
-        return Reply({"currentTime": "2026-01-01T00:00:00Z"})
-
-    conn = OcppConnection(f"{peer.url}/CP5", "ocpp1.6", handler, transport=transport)
-    await conn.open()
+    cp = SimulatedChargePoint(
+        ChargePointConfig("CP5", "1.6", 1, peer.url, transport=transport),
+        reconnect=ReconnectPolicy(enabled=False),
+    )
+    starting = asyncio.ensure_future(cp.start())  # the boot is never answered here
     try:
         answer = await asyncio.wait_for(answers.get(), 5)
-        assert text(answer) == '[3,"c1",{"currentTime":"2026-01-01T00:00:00Z"}]'
-        assert seen == ["Heartbeat"]
+        assert json.loads(answer)[0] == 2  # the BootNotification came first
+        answer = await asyncio.wait_for(answers.get(), 5)
+        assert text(answer) == '[3,"c1",{"status":"Accepted","data":"hi"}]'
     finally:
-        await conn.close()
+        starting.cancel()
+        await cp.stop()
 
 
 async def test_refusals_reach_on_refused(peer: Peer, transport: Any) -> None:
     peer.refuse = 403
     refused: list[int] = []
-    conn = OcppConnection(
-        f"{peer.url}/CP6", "ocpp1.6", None, transport=transport, on_refused=refused.append
-    )  # type: ignore[arg-type]
+    keeper = LinkKeeper(
+        f"{peer.url}/CP6",
+        "ocpp1.6",
+        on_open=lambda: None,
+        on_message=print,
+        on_lost=lambda: None,
+        transport=transport,
+        on_refused=refused.append,
+    )
     with pytest.raises(Exception, match="403"):
-        await conn.open()
+        await keeper.open()
     assert refused == [403]
-    await conn.close()
+    await keeper.close()
 
 
 async def test_the_call_observer_sees_every_call_once(peer: Peer, transport: Any) -> None:
     """Answered, refused (CALLERROR), timed out, lost, and the central system's own CALLs."""
-    import json as _json
 
     async def central_system(ws: ServerConnection) -> None:
-        await ws.send('[2,"c1","Heartbeat",{}]')
         async for raw in ws:
-            message = _json.loads(raw)
+            message = json.loads(raw)
             if message[0] != 2:
                 continue
-            if message[2] == "Heartbeat":
-                await ws.send(_json.dumps([3, message[1], {"currentTime": "2026-01-01T00:00:00Z"}]))
+            if message[2] == "BootNotification":
+                now = "2026-01-01T00:00:00Z"
+                answer = {"status": "Accepted", "currentTime": now, "interval": 300}
+                await ws.send(json.dumps([3, message[1], answer]))
+                await ws.send('[2,"c1","DataTransfer",{"vendorId":"ocpplab","messageId":"echo"}]')
+            elif message[2] == "Heartbeat":
+                await ws.send(json.dumps([3, message[1], {"currentTime": "2026-01-01T00:00:00Z"}]))
             elif message[2] == "DataTransfer":
-                await ws.send(_json.dumps([4, message[1], "NotImplemented", "no", {}]))
+                await ws.send(json.dumps([4, message[1], "NotImplemented", "no", {}]))
             elif message[2] == "Hang up":
                 await ws.close()
-            # "Silence": never answered
+            elif message[2] != "Silence":  # never answered
+                await ws.send(json.dumps([3, message[1], {}]))
 
     peer.behaviour = central_system
     seen: list[tuple[str, str, float, str | None]] = []
-
-    async def handler(_action: str, _payload: dict[str, Any]) -> Reply:
-        return Reply({"currentTime": "2026-01-01T00:00:00Z"})
-
-    conn = OcppConnection(
-        f"{peer.url}/CP7",
-        "ocpp1.6",
-        handler,
-        transport=transport,
+    cp = SimulatedChargePoint(
+        ChargePointConfig(
+            "CP7", "1.6", 1, peer.url, transport=transport, call_timeout_s=0.2, validation="off"
+        ),
+        reconnect=ReconnectPolicy(enabled=False),
         on_call=lambda *call: seen.append(call),
-        reconnect=None,
     )
-    await conn.open()
+    await cp.start()
     try:
-        await conn.call("Heartbeat", {}, timeout_s=5)
+        await cp.send_raw("Heartbeat", {})
         with pytest.raises(Exception, match="NotImplemented"):
-            await conn.call("DataTransfer", {"vendorId": "x"}, timeout_s=5)
+            await cp.data_transfer("x")
         with pytest.raises(Exception, match="no answer"):
-            await conn.call("Silence", {}, timeout_s=0.2)
+            await cp.send_raw("Silence", {})
         with pytest.raises(Exception, match="connection"):
-            await conn.call("Hang up", {}, timeout_s=5)
+            await cp.send_raw("Hang up", {})
     finally:
-        await conn.close()
-    ours = [(action, outcome, seconds) for way, action, seconds, outcome in seen if way == "out"]
+        await cp.stop()
+    ours = [
+        (action, outcome, seconds)
+        for way, action, seconds, outcome in seen
+        if way == "out" and action not in ("BootNotification", "StatusNotification")
+    ]
     assert [(action, outcome) for action, outcome, _s in ours] == [
         ("Heartbeat", None),
         ("DataTransfer", "NotImplemented"),
         ("Silence", "timeout"),
         ("Hang up", "lost"),
     ]
-    assert [(call[1], call[3]) for call in seen if call[0] == "in"] == [("Heartbeat", None)]
+    assert [(call[1], call[3]) for call in seen if call[0] == "in"] == [("DataTransfer", None)]
     assert all(0 <= seconds < 5 for _a, _o, seconds in ours)
     assert 0.2 <= ours[2][2] < 1  # waited for the whole timeout
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ocpplab_sim.connection import FileOfflineQueue
+from ocpplab_sim.chargepoint import FileOfflineQueue
 from ocpplab_sim.fleet import FrameRecord, SimulatedChargePoint
 from ocpplab_sim.station import MeterSample, decode_intent, encode_intent
 from tests.chargepoint.conftest import validate_exchange

@@ -1,34 +1,19 @@
-"""The websocket side of a charge point: connection, reconnect policy, offline queue.
+"""The websocket side of a charge point: one link kept open, reconnect policy, TLS/auth plumbing.
 
-The only package that touches sockets (``links``: over websockets or picows). Imports
-``protocol`` (framing, schemas), never ``fleet``.
+The only package that touches charger sockets (``links``: over websockets or picows). It knows
+nothing of OCPP messages: the sans-I/O ``chargepoint`` decides every byte it writes.
 """
 
-from ocpplab_sim.connection.client import (
-    BasicAuth,
-    CallObserver,
-    FrameHook,
-    IncomingHandler,
-    OcppConnection,
-    Reply,
-)
+from ocpplab_sim.connection.client import BasicAuth, LinkKeeper
 from ocpplab_sim.connection.links import TRANSPORTS, Link, LinkError, Transport
-from ocpplab_sim.connection.queue import FileOfflineQueue, MemoryOfflineQueue, OfflineQueue
 from ocpplab_sim.connection.reconnect import ReconnectPolicy
 
 __all__ = [
     "TRANSPORTS",
     "BasicAuth",
-    "CallObserver",
-    "FileOfflineQueue",
-    "FrameHook",
-    "IncomingHandler",
     "Link",
     "LinkError",
-    "MemoryOfflineQueue",
-    "OcppConnection",
-    "OfflineQueue",
+    "LinkKeeper",
     "ReconnectPolicy",
-    "Reply",
     "Transport",
 ]

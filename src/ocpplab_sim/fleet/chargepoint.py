@@ -1,12 +1,11 @@
-"""The composed simulated charge point: station model + version adapter + websocket connection.
+"""A simulated charge point on a real socket: the thin asyncio driver of one sans-I/O
+:class:`~ocpplab_sim.chargepoint.ChargePointProtocol`.
 
-Action methods (:meth:`SimulatedChargePoint.plug_in`, …) feed an event to the sans-I/O station
-and deliver the intents it returns, returning once the central system answered every CALL they
-caused. Transaction-related intents go through an offline queue (durable with a state
-directory) and are sent strictly in order; while disconnected they stay queued (the method
-returns right away) and are delivered after the reconnect, followed by a StatusNotification for
-every EVSE. The parts behind the public API live in :mod:`.delivery`, :mod:`.lifecycle`,
-:mod:`.operations` and :mod:`.security` (see :mod:`.base`).
+The driver feeds the protocol what happens (socket opened or lost, a message, an action, a
+deadline reached, always with the time from ``clock``) and writes the frames it hands back, in
+order. It decides nothing itself: every behaviour lives in the protocol object. Action methods
+(:meth:`SimulatedChargePoint.plug_in`, …) return once the central system answered every CALL
+they caused; a transaction message queued while offline does not hold them up.
 """
 
 from __future__ import annotations
@@ -14,40 +13,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import ssl
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from ocpplab_sim.connection import (
-    BasicAuth,
+from ocpplab_sim.chargepoint import (
+    ArmedAnswer,
     CallObserver,
+    ChargePointConfig,
+    ChargePointProtocol,
     FileOfflineQueue,
-    MemoryOfflineQueue,
-    OcppConnection,
+    FrameRecord,
     OfflineQueue,
-    ReconnectPolicy,
+    Op,
 )
+from ocpplab_sim.chargepoint import events as ev
+from ocpplab_sim.connection import BasicAuth, LinkKeeper, ReconnectPolicy
 from ocpplab_sim.errors import ChargePointError
-from ocpplab_sim.fleet.base import Payload
-from ocpplab_sim.fleet.config import ChargePointConfig, FrameRecord
-from ocpplab_sim.fleet.delivery import ArmedAnswer, Delivery
-from ocpplab_sim.fleet.lifecycle import Lifecycle
-from ocpplab_sim.fleet.operations import Operations
-from ocpplab_sim.fleet.security import SecurityEvents
-from ocpplab_sim.protocol import Adapter, OutgoingCall, Settings, V16Adapter, V201Adapter
-from ocpplab_sim.protocol.settings import by_key16, by_variable
-from ocpplab_sim.station import (
-    Ev,
-    Station,
-    StopReason,
-    TransactionIntent,
-    decode_intent,
-    encode_intent,
-)
+from ocpplab_sim.protocol import Settings
+from ocpplab_sim.station import Ev, Station, TransactionIntent, decode_intent, encode_intent
 
 __all__ = ["SimulatedChargePoint", "ssl_context_for"]
+
+log = logging.getLogger("ocpplab_sim.fleet.chargepoint")
+
+Payload = dict[str, Any]
+
+
+def _uuid4() -> str:
+    return str(uuid.uuid4())
 
 
 def ssl_context_for(config: ChargePointConfig) -> ssl.SSLContext | None:
@@ -62,14 +60,16 @@ def ssl_context_for(config: ChargePointConfig) -> ssl.SSLContext | None:
     return context
 
 
-class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
+class SimulatedChargePoint:
     """One simulated OCPP 1.6J or 2.0.1 charge point.
 
-    ``clock`` (epoch seconds) stamps messages and drives the meter; ``reconnect`` sets the
-    backoff after an unrequested close; ``queue`` holds transaction intents while offline
-    (default: a journal under ``config.state_dir``, else memory); ``auth`` / ``ssl_context``
-    override what the config's security settings give. ``on_frame`` sees every frame (traces),
-    ``on_call`` every finished CALL with its latency (cheaper; load runs).
+    ``clock`` (epoch seconds) is the only time the protocol sees: it stamps messages, drives
+    the meter and every deadline. ``reconnect`` sets the backoff after an unrequested close;
+    ``queue`` holds transaction intents while offline (default: a journal under
+    ``config.state_dir``, else memory); ``auth`` / ``ssl_context`` override what the config's
+    security settings give. ``on_frame`` sees every frame (traces), ``on_call`` every finished
+    CALL with its latency (cheaper; load runs). ``id_factory`` makes transaction ids (random
+    UUIDs by default, unique across runs against the same central system).
     """
 
     def __init__(
@@ -87,40 +87,10 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
     ) -> None:
         self.config = config
         self.identity = config.identity
-        self._on_frame = on_frame
         self._clock = clock
-        self._station = Station(
-            config.evse_count,
-            max_power_w=config.powers_w,
-            seed=config.seed,
-            id_factory=id_factory,
-            dc=config.current_type == "DC",
-        )
-        self._settings = Settings(
-            meter_interval_s=config.meter_interval_s, firmware_version=config.firmware_version
-        )
-        adapter_type = V16Adapter if config.ocpp_version == "1.6" else V201Adapter
-        self._adapter: Adapter = adapter_type(self._station, self._settings)
-        if auth is None and config.password is not None:
-            auth = BasicAuth(config.identity, config.password)
-        mode = config.validation_mode
-        self._conn = OcppConnection(
-            config.url,
-            self._adapter.subprotocol,
-            self._handle,
-            on_frame=self._record if on_frame is not None else None,
-            on_connected=self._on_reconnected,
-            reconnect=reconnect or ReconnectPolicy(seed=config.seed),
-            strict_version=None if mode == "off" else config.ocpp_version,
-            lenient=mode == "lenient",
-            auth=auth,
-            ssl_context=ssl_context or ssl_context_for(config),
-            source_address=config.source_address,
-            transport=config.transport,
-            on_refused=self._credentials_refused,
-            on_call=on_call,
-        )
+        self._on_frame = on_frame
         self._state_file: Path | None = None
+        state: dict[str, object] | None = None
         if queue is None and config.state_dir is not None:
             base = Path(config.state_dir)
             queue = FileOfflineQueue(
@@ -128,93 +98,108 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
             )
             self._state_file = base / f"{config.identity}.state.json"
             if self._state_file.exists():
-                self._adapter.restore(json.loads(self._state_file.read_text(encoding="utf-8")))
-        self._queue: OfflineQueue[TransactionIntent] = (
-            queue if queue is not None else MemoryOfflineQueue()
+                state = json.loads(self._state_file.read_text(encoding="utf-8"))
+        self._proto = ChargePointProtocol(
+            config,
+            queue=queue,
+            id_factory=id_factory or _uuid4,
+            on_frame=self._record if on_frame is not None else None,
+            on_call=on_call,
+            persist=self._save_state if self._state_file is not None else None,
+            state=state,
         )
-        self._adapter.queued_transactions = lambda: {i.transaction_id for i in self._queue}
-        self._head: tuple[TransactionIntent, list[OutgoingCall]] | None = None
-        self._drain_lock = asyncio.Lock()
-        self._drain_owner: asyncio.Task[Any] | None = None
-        self._heartbeat: asyncio.TimerHandle | None = None
-        self._update_timer: asyncio.TimerHandle | None = None
+        if auth is None and config.password is not None:
+            auth = BasicAuth(config.identity, config.password)
+        self._link = LinkKeeper(
+            config.url,
+            self._proto.adapter.subprotocol,
+            on_open=self._opened,
+            on_message=self._received,
+            on_lost=self._lost,
+            reconnect=reconnect or ReconnectPolicy(seed=config.seed),
+            auth=auth,
+            ssl_context=ssl_context or ssl_context_for(config),
+            source_address=config.source_address,
+            transport=config.transport,
+            on_refused=self._refused,
+        )
+        self._opened_op: Op | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._meters: dict[int, asyncio.Task[None]] = {}
-        self._reset_when_idle = False
-        self._evse_resets: set[int] = set()
-        self._security_pending: list[tuple[str, float, str | None]] = []
-        self._needs_boot = False
-        self._armed = {}
         self._state: Literal["new", "started", "stopped"] = "new"
 
     # -- public API ------------------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
-        return self._conn.connected
+        return self._link.connected
 
     @property
     def reconnects(self) -> int:
         """How many times the connection came back after a close the harness did not ask for."""
-        return self._conn.reconnects
+        return self._link.reconnects
+
+    @property
+    def calls_answered(self) -> int:
+        """How many of its CALLs the central system answered with a CALLRESULT."""
+        return self._proto.session.calls_answered
+
+    @property
+    def protocol(self) -> ChargePointProtocol:
+        """The sans-I/O charge point this driver runs (inspect it; act through the driver)."""
+        return self._proto
 
     @property
     def station(self) -> Station:
         """The underlying model, for inspection (change it only through the action methods)."""
-        return self._station
+        return self._proto.station
 
     @property
     def settings(self) -> Settings:
         """The configuration / device model (read it; change it with set_configuration)."""
-        return self._settings
+        return self._proto.settings
 
     @property
     def queued(self) -> int:
         """Transaction messages waiting for delivery."""
-        return len(self._queue)
+        return self._proto.queued
 
     async def start(self) -> None:
-        """Connect, boot (1.6 §4.2 / 2.0.1 B01), report every status, deliver any queued
-        transaction messages (e.g. from before a restart), start heartbeats.
-
-        BootNotification Pending or Rejected is retried after the interval the central system
-        gave. Raises :class:`CsmsUnreachable` if the websocket cannot be opened; any other
-        failure closes the connection again and propagates.
-        """
+        """Connect, boot (1.6 §4.2 / 2.0.1 B01; Pending or Rejected is retried after the
+        interval given), deliver any queued transaction messages (e.g. from before a restart),
+        report every status, start heartbeats. Raises :class:`CsmsUnreachable` if the websocket
+        cannot be opened; any other failure closes the connection again and propagates."""
         if self._state != "new":
             raise ChargePointError(f"{self.identity}: start() may be called once")
         self._state = "started"
         try:
-            await self._conn.open()
-            await self._boot("PowerUp")
-            await self._drain()
+            await self._link.open()
+            assert self._opened_op is not None
+            await self._wait(self._opened_op)
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
-        """Stop timers and loops and close the websocket with code 1000. Idempotent; never
-        raises. Running transactions are left as they are (the process "loses power");
-        undelivered messages stay in a durable queue."""
+        """Stop timers and close the websocket with code 1000. Idempotent; never raises.
+        Running transactions are left as they are (the process "loses power"); undelivered
+        messages stay in a durable queue."""
         if self._state == "stopped":
             return
         self._state = "stopped"
-        for handle in (self._heartbeat, self._update_timer):
-            if handle is not None:
-                handle.cancel()
-        # The connection goes first: it cancels the answer-then-act tasks that could otherwise
-        # start new loops after these were collected.
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         with contextlib.suppress(Exception):
-            await self._conn.close()
-        tasks = [*self._tasks, *self._meters.values()]
+            await self._link.close()
         current = asyncio.current_task()
+        tasks = [task for task in self._tasks if task is not current]
         for task in tasks:
-            if task is not current:
-                task.cancel()
+            task.cancel()
         for task in tasks:
-            if task is not current:
-                with contextlib.suppress(BaseException):
-                    await task
+            with contextlib.suppress(BaseException):
+                await task
 
     async def plug_in(
         self,
@@ -227,125 +212,82 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
         """A cable is plugged in: 1.6 Preparing, 2.0.1 Occupied (G01). The EV may be
         described: its maximum power, battery size and state of charge (SoC is then
         metered and a full battery ends its demand: SuspendedEV)."""
-        self._require_started()
-        ev = Ev(max_power_w=ev_max_power_w, battery_wh=battery_wh, soc_pct=soc_pct)
-        await self._deliver(self._station.plug_in(evse, self._clock(), ev=ev))
+        car = Ev(max_power_w=ev_max_power_w, battery_wh=battery_wh, soc_pct=soc_pct)
+        await self._act(ev.PlugIn(evse, car))
 
     async def unplug(self, evse: int) -> None:
         """The cable is removed; a running transaction ends first (EVDisconnected)."""
-        self._require_started()
-        await self._deliver(self._station.unplug(evse, self._clock()))
+        await self._act(ev.Unplug(evse))
 
     async def authorize(self, evse: int, id_token: str) -> str:
-        """Authorize (1.6 §4.1, §3.5; 2.0.1 C01, C12-C14); returns the status.
-
-        The local list, then the cache, answer without a CALL when LocalPreAuthorize is on or
-        the charge point is offline and LocalAuthorizeOffline is on; otherwise the central
-        system is asked and its answer cached (AuthorizationCacheEnabled).
-        """
-        self._require_started()
-        s = self._settings
-        now = self._clock()
-        local = self._station.auth.lookup(
-            id_token, now, use_list=s.local_auth_list_enabled, use_cache=s.auth_cache_enabled
-        )
-        offline = not self._conn.connected
-        if local == "Accepted" and (
-            s.local_pre_authorize or (offline and s.local_authorize_offline)
-        ):
-            status = local
-        else:
-            response = await self._call(self._adapter.authorize(id_token))
-            status = self._adapter.authorize_status(response)
-            if s.auth_cache_enabled:
-                self._station.auth.remember(id_token, status)
-        await self._deliver(self._station.authorize(evse, id_token, status == "Accepted", now))
-        return status
+        """Authorize (1.6 §4.1, §3.5; 2.0.1 C01, C12-C14); returns the status (see
+        :meth:`~ocpplab_sim.chargepoint.commands.Commands.authorize`)."""
+        return str(await self._act(ev.Authorize(evse, id_token)))
 
     async def start_charging(self, evse: int, id_token: str) -> None:
         """Plug in if needed, authorize, start the transaction (1.6 StartTransaction; 2.0.1
-        TransactionEvent Started then Updated) and begin periodic meter values.
-
-        Raises :class:`ChargePointError` if the token is not accepted.
-        """
-        self._require_started()
-        if not self._station.evse(evse).plugged:
-            await self.plug_in(evse)
-        status = await self.authorize(evse, id_token)
-        if status != "Accepted":
-            raise ChargePointError(f"{self.identity}: id token {id_token!r} not accepted: {status}")
-        await self._deliver(self._station.start_transaction(evse, id_token, self._clock()))
+        TransactionEvent Started) and begin periodic meter values. Raises
+        :class:`ChargePointError` if the token is not accepted."""
+        await self._act(ev.StartCharging(evse, id_token))
 
     async def stop_charging(self, evse: int, reason: str = "Local") -> None:
         """End the transaction (1.6 StopTransaction + Finishing; 2.0.1 TransactionEvent Ended);
         the cable stays in. ``reason`` is a 1.6 Reason or 2.0.1 ReasonEnumType value."""
-        self._require_started()
-        try:
-            stop_reason = StopReason(reason)
-        except ValueError:
-            raise ChargePointError(f"unknown stop reason {reason!r}") from None
-        await self._deliver(self._station.stop_transaction(evse, stop_reason, self._clock()))
+        await self._act(ev.StopCharging(evse, reason))
 
     async def set_ev_demand(self, evse: int, wants_energy: bool) -> None:
         """The EV requests (Charging) or stops (SuspendedEV) drawing energy."""
-        self._require_started()
-        await self._deliver(self._station.set_ev_demand(evse, wants_energy, self._clock()))
+        await self._act(ev.SetEvDemand(evse, wants_energy))
 
     async def set_power_limit(self, evse: int, limit_w: float | None) -> None:
         """Cap the power offered to the EV locally (0: SuspendedEVSE; None: no cap); the
         charging profiles of the central system apply on top."""
-        self._require_started()
-        await self._deliver(self._station.set_power_limit(evse, limit_w, self._clock()))
+        await self._act(ev.SetPowerLimit(evse, limit_w))
 
     async def set_fault(self, evse: int, faulted: bool, error_code: str = "OtherError") -> None:
         """Inject (Faulted, ends a running transaction) or clear a fault. ``error_code`` is a
         1.6 ChargePointErrorCode or a vendor code (2.0.1: NotifyEvent techCode)."""
-        self._require_started()
-        await self._deliver(self._station.set_fault(evse, faulted, self._clock(), error_code))
+        await self._act(ev.SetFault(evse, faulted, error_code))
 
     async def set_configuration(self, name: str, value: str) -> bool:
         """Change a setting locally by 1.6 key or 2.0.1 ``Component.Variable``; False when
         unknown, read-only or invalid. Takes effect like a ChangeConfiguration."""
-        component, _, variable = name.partition(".")
-        setting = by_key16(name) or by_variable(component, variable)
-        if setting is None or not setting.write(self._settings, value):
-            return False
-        if "Heartbeat" in name:
-            self._schedule_heartbeat()
-        return True
+        changed = self._proto.set_configuration(name, value, self._clock())
+        self._flush()
+        return changed
 
     async def data_transfer(
         self, vendor_id: str, message_id: str | None = None, data: str | None = None
     ) -> Payload:
         """DataTransfer to the central system (1.6 §4.3, 2.0.1 P02); returns its answer."""
-        self._require_started()
-        return await self._call(self._adapter.data_transfer(vendor_id, message_id, data))
+        answer: Payload = await self._act(ev.DataTransfer(vendor_id, message_id, data))
+        return answer
 
     async def send_raw(self, action: str, payload: Payload) -> Payload:
         """Send any CALL (still schema-checked in strict mode) and return the answer."""
-        self._require_started()
-        return await self._call(OutgoingCall(action, payload))
+        answer: Payload = await self._act(ev.SendRaw(action, payload))
+        return answer
 
     async def disconnect(self) -> None:
         """Go offline (network loss) until :meth:`reconnect`; actions keep working and
         transaction messages queue up."""
         self._require_started()
-        await self._conn.hold()
+        await self._link.hold()
 
     async def reconnect(self) -> None:
         """Come back online: deliver the queue, then every status (no new boot)."""
         self._require_started()
-        await self._conn.release()
-        if self._conn.connected:
-            await self._on_reconnected()
+        self._opened_op = None
+        await self._link.release()
+        opened = self._take_opened()  # set by _opened() when the link came back
+        if opened is not None:
+            await self._wait(opened)
 
     async def reboot(self, reason: str = "PowerUp") -> None:
         """Power-cycle: running transactions end (PowerLoss), the connection closes and opens
         again, the charge point boots (2.0.1 boot reason ``reason``) and reports the security
         event ResetOrReboot (2.0.1 A04)."""
-        self._require_started()
-        await self._stop_all(StopReason.POWER_LOSS)
-        await self._restart(reason, f"Power cycle (boot reason {reason})")
+        await self._act(ev.Reboot(reason))
 
     def answer_next(
         self, action: str, payload: Payload | None = None, *, status: str | None = None
@@ -353,21 +295,126 @@ class SimulatedChargePoint(Operations, Lifecycle, Delivery, SecurityEvents):
         """Arm the answer to the next incoming CALL of ``action`` (answers armed for the same
         action are used in order): ``payload`` replaces the simulator's answer, ``status`` fills
         its status field. A refusal (e.g. ``Rejected``) skips what the request would have done.
-
-        The answer is checked against the official response schema now and, like every frame,
-        when it is sent: strict mode raises :class:`SchemaViolation`, lenient mode logs it.
-        ``cancel()`` on the result disarms it.
+        Checked against the official response schema now and when sent: strict mode raises
+        :class:`SchemaViolation`, lenient mode logs it. ``cancel()`` on the result disarms it.
         """
         if payload is None and status is None:
             raise ChargePointError(
                 f"{self.identity}: answer_next({action!r}) needs a payload or a status"
             )
-        return self._arm(ArmedAnswer(action, payload, status))
+        return self._proto.answer_next(ArmedAnswer(action, payload, status))
 
     def status(self, evse: int) -> str:
         """The version-neutral status (1.6 ChargePointStatus vocabulary)."""
-        return self._station.status(evse).value
+        return self._proto.station.status(evse).value
 
     def energy_wh(self, evse: int) -> float:
         """The EVSE's Energy.Active.Import.Register in Wh, integrated up to now."""
-        return self._station.energy_wh(evse, self._clock())
+        return self._proto.station.energy_wh(evse, self._clock())
+
+    # -- driving the protocol ----------------------------------------------------------------
+
+    def _require_started(self) -> None:
+        if self._state != "started":
+            raise ChargePointError(f"{self.identity}: charge point is {self._state}, not started")
+
+    async def _act(self, event: ev.Event) -> Any:
+        self._require_started()
+        try:
+            op = self._proto.act(event, self._clock())
+        finally:
+            self._flush()
+        await self._wait(op)
+        return op.result
+
+    @staticmethod
+    async def _wait(op: Op) -> None:
+        if not op.done:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            def done(_op: Op) -> None:
+                if not future.done():
+                    future.set_result(None)
+
+            op.on_done(done)
+            await future
+        if op.error is not None:
+            raise op.error
+
+    def _opened(self) -> None:
+        self._opened_op = self._proto.connection_made(self._clock())
+        self._flush()
+
+    def _take_opened(self) -> Op | None:
+        opened, self._opened_op = self._opened_op, None
+        return opened
+
+    def _received(self, raw: str | bytes) -> None:
+        self._proto.receive_frame(raw, self._clock())
+        self._flush()
+
+    def _lost(self) -> None:
+        self._proto.connection_lost(self._clock())
+        self._flush()
+
+    def _refused(self, status: int) -> None:
+        self._proto.credentials_refused(status, self._clock())
+
+    def _flush(self) -> None:
+        """Write what the protocol queued, carry out a restart it asked for, re-arm the
+        timer for its next deadline."""
+        proto = self._proto
+        frames = proto.frames_to_send()
+        if frames:
+            self._link.send(frames)
+        reason = proto.take_restart()
+        if reason is not None and self._state == "started":
+            self._spawn(self._restart())
+        due = proto.next_deadline()
+        if due is None or self._state != "started":
+            return
+        timer = self._timer
+        if timer is not None:
+            if self._timer_due <= due:
+                return  # it fires first; the protocol tells the next deadline then
+            timer.cancel()
+        self._timer_due = due
+        # a millisecond late rather than early: an early wake-up finds nothing due
+        delay = max(0.0, due - self._clock()) + 0.001
+        self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        if self._state != "started":
+            return
+        self._proto.handle_timers(self._clock())
+        self._flush()
+
+    async def _restart(self) -> None:
+        """A reset or reboot: close the socket and connect again; the protocol boots."""
+        if not await self._link.restart():
+            log.info(
+                "%s: offline after reboot; it boots once the connection is back", self.identity
+            )
+            self._proto.defer_boot()
+            self._flush()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _save_state(self) -> None:
+        """Persist the adapter state that queued messages depend on (after each delivery, so
+        a restart re-translates the head exactly as before)."""
+        if self._state_file is not None:
+            self._state_file.write_text(json.dumps(self._proto.snapshot()), encoding="utf-8")
+
+    def _record(self, record: FrameRecord) -> None:
+        if self._on_frame is None:
+            return
+        try:
+            self._on_frame(record)
+        except Exception:
+            # An observer must not be able to break the charge point.
+            log.exception("%s: on_frame callback failed", self.identity)

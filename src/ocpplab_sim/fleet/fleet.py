@@ -8,9 +8,9 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 
+from ocpplab_sim.chargepoint.config import ChargePointConfig, FrameRecord
 from ocpplab_sim.errors import CsmsUnreachable
 from ocpplab_sim.fleet.chargepoint import SimulatedChargePoint
-from ocpplab_sim.fleet.config import ChargePointConfig, FrameRecord
 from ocpplab_sim.fleet.trace import JsonlTrace
 
 __all__ = ["Fleet"]

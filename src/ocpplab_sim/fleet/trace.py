@@ -1,9 +1,10 @@
 """A JSONL trace of every OCPP-J frame: one line per frame, shared by a whole fleet.
 
 Each line is ``{"t": epoch seconds, "dir": "out"|"in", "cp": identity, "msg": [OCPP-J array]}``
-(``out``: charge point → central system). Lines go through one buffered file handle, so
-thousands of charge points cost one descriptor and few system calls; :meth:`JsonlTrace.close`
-flushes it.
+(``out``: charge point → central system), with ``"note"`` on a CALL sent again (a transaction
+message's next attempt, or its resend after a reconnect). Lines go through one buffered file
+handle, so thousands of charge points cost one descriptor and few system calls;
+:meth:`JsonlTrace.close` flushes it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import os
 from typing import Any
 
-from ocpplab_sim.fleet.config import FrameRecord
+from ocpplab_sim.chargepoint.config import FrameRecord
 
 __all__ = ["JsonlTrace"]
 
@@ -29,9 +30,10 @@ class JsonlTrace:
     def __call__(self, record: FrameRecord) -> None:
         if self._file is None:
             return
+        note = "" if record.note is None else f',"note":{self._dumps(record.note)}'
         self._file.write(
             f'{{"t":{record.at:.6f},"dir":"{record.direction}","cp":'
-            f'{self._dumps(record.identity)},"msg":{self._dumps(record.message)}}}\n'
+            f'{self._dumps(record.identity)},"msg":{self._dumps(record.message)}{note}}}\n'
         )
         self.lines += 1
 

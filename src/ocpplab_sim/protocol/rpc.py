@@ -1,13 +1,12 @@
 """OCPP-J framing (OCPP-J 1.6 §4, OCPP 2.0.1 Part 4 §4): CALL, CALLRESULT, CALLERROR.
 
 Plain dicts with camelCase keys travel as payloads; nothing here validates them against a schema
-(see :mod:`ocpplab_sim.protocol.schemas`). :class:`PendingCalls` matches answers to the CALLs
-awaiting them by message id.
+(see :mod:`ocpplab_sim.protocol.schemas`). The charge point's OCPP-J session, which matches
+answers to its CALL in flight, is :mod:`ocpplab_sim.chargepoint.session`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ocpplab_sim.errors import ChargePointError, OcppCallError
+from ocpplab_sim.errors import ChargePointError
 
 __all__ = [
     "Call",
@@ -26,7 +25,6 @@ __all__ = [
     "FrameError",
     "Message",
     "MessageType",
-    "PendingCalls",
     "counter_ids",
     "decode",
     "decode_array",
@@ -157,56 +155,3 @@ def counter_ids(prefix: str = "") -> Callable[[], str]:
     """A message-id factory: ``prefix1``, ``prefix2``… (ids need only be unique per connection)."""
     counter = itertools.count(1)
     return lambda: f"{prefix}{next(counter)}"
-
-
-class PendingCalls:
-    """CALLs sent and not yet answered, by message id.
-
-    The caller registers a CALL with :meth:`expect` before sending it, awaits the returned future
-    (which raises :class:`OcppCallError` for a CALLERROR), and calls :meth:`discard` when it
-    gives up (timeout). :meth:`fail_all` ends every wait, e.g. when the connection drops.
-    """
-
-    def __init__(self) -> None:
-        #: by message id: (action, future, sent); a hot path may add and pop entries itself
-        self.by_id: dict[str, tuple[str, asyncio.Future[Payload], float]] = {}
-
-    def __len__(self) -> int:
-        return len(self.by_id)
-
-    def expect(self, unique_id: str, action: str, sent: float = 0.0) -> asyncio.Future[Payload]:
-        """Register a CALL; ``sent`` (any clock) comes back from :meth:`resolve`."""
-        if unique_id in self.by_id:
-            raise ValueError(f"message id {unique_id!r} already pending")
-        future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
-        self.by_id[unique_id] = (action, future, sent)
-        return future
-
-    def action_of(self, unique_id: str) -> str | None:
-        entry = self.by_id.get(unique_id)
-        return entry[0] if entry else None
-
-    def resolve(self, message: CallResult | CallError) -> tuple[str, float] | None:
-        """Complete the matching wait and return its action and ``sent``; None when no CALL
-        with that id is pending."""
-        entry = self.by_id.pop(message.unique_id, None)
-        if entry is None:
-            return None
-        action, future, sent = entry
-        if future.done():
-            return None
-        if isinstance(message, CallResult):
-            future.set_result(message.payload)
-        else:
-            future.set_exception(OcppCallError(action, message.code, message.description))
-        return action, sent
-
-    def discard(self, unique_id: str) -> None:
-        self.by_id.pop(unique_id, None)
-
-    def fail_all(self, exc: BaseException) -> None:
-        waiting = list(self.by_id.values())
-        self.by_id.clear()
-        for _action, future, _sent in waiting:
-            if not future.done():
-                future.set_exception(exc)

@@ -42,6 +42,13 @@ class Settings:
     connection_timeout_s: float = 60.0
     firmware_version: str = "1.0.0"
     evse_count: int = 1
+    #: how often a transaction message is sent before it is given up when the central system
+    #: answers it with a CALLERROR or not at all (1.6 TransactionMessageAttempts; 2.0.1
+    #: OCPPCommCtrlr.MessageAttemptsTransactionEvent). A lost connection is not an attempt.
+    transaction_message_attempts: float = 3
+    #: the wait before attempt n+1 is n times this (1.6 TransactionMessageRetryInterval; 2.0.1
+    #: OCPPCommCtrlr.MessageAttemptIntervalTransactionEvent)
+    transaction_message_retry_interval_s: float = 10.0
 
     @property
     def measurands(self) -> tuple[str, ...]:
@@ -128,6 +135,11 @@ SETTINGS: tuple[Setting, ...] = (
             "stop_tx_on_invalid_id"),
     Setting("ConnectionTimeOut", "TxCtrlr", "EVConnectionTimeOut", "integer",
             "connection_timeout_s"),
+    Setting("TransactionMessageAttempts", "OCPPCommCtrlr", "MessageAttemptsTransactionEvent",
+            "integer", "transaction_message_attempts"),
+    Setting("TransactionMessageRetryInterval", "OCPPCommCtrlr",
+            "MessageAttemptIntervalTransactionEvent", "integer",
+            "transaction_message_retry_interval_s", minimum=0),
     Setting("StopTransactionOnEVSideDisconnect", "TxCtrlr", "StopTxOnEVSideDisconnect",
             "boolean", fixed="true", readonly=True),
     Setting("NumberOfConnectors", None, None, "integer", readonly=True,

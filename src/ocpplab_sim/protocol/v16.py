@@ -262,12 +262,9 @@ class V16Adapter(V16Operations, Adapter):
         """§5.2: connectorId 0 is the whole charge point; Scheduled while a transaction runs."""
         connector = int(payload["connectorId"])
         operative = payload["type"] == "Operative"
-        numbers = self.station.evse_numbers
-        if connector != 0 and connector not in numbers:
-            return IncomingResult({"status": "Rejected"})
-        targets = numbers if connector == 0 else [connector]
-        busy = any(self.station.transaction(n) is not None for n in targets)
-        status = "Scheduled" if busy and not operative else "Accepted"
+        status = self.station.availability_answer(connector, operative)
+        if status == "Rejected":
+            return IncomingResult({"status": status})
         return IncomingResult({"status": status}, (AvailabilityChange(connector, operative),))
 
     def on_GetConfiguration(self, payload: Payload) -> IncomingResult:

@@ -32,6 +32,7 @@ from ocpplab_sim.station import (
     Status,
     StatusChanged,
     StopReason,
+    TransactionIntent,
     TransactionStarted,
     TransactionStopped,
 )
@@ -229,7 +230,7 @@ class V201Adapter(V201Operations, Adapter):
             payload["meterValue"] = [
                 self._energy_value(intent.meter_start_wh, intent.timestamp, "Transaction.Begin")
             ]
-            return [OutgoingCall("TransactionEvent", payload, intent)]
+            return [self._transaction_event(payload, intent)]
         if isinstance(intent, ChargingStateChanged):
             info = {"chargingState": _CHARGING_STATE.get(intent.status, "EVConnected")}
             payload = self._event(
@@ -240,14 +241,14 @@ class V201Adapter(V201Operations, Adapter):
                 "ChargingStateChanged",
                 info,
             )
-            return [OutgoingCall("TransactionEvent", payload, intent)]
+            return [self._transaction_event(payload, intent)]
         if isinstance(intent, MeterSample):
             trigger = "Trigger" if intent.context == "Trigger" else "MeterValuePeriodic"
             payload = self._event(
                 "Updated", intent.transaction_id, intent.evse, intent.timestamp, trigger, {}
             )
             payload["meterValue"] = [self._meter_value(intent)]
-            return [OutgoingCall("TransactionEvent", payload, intent)]
+            return [self._transaction_event(payload, intent)]
         if isinstance(intent, TransactionStopped):
             reason = _STOP_REASON.get(intent.reason, intent.reason.value)
             info = {
@@ -263,8 +264,16 @@ class V201Adapter(V201Operations, Adapter):
                 self._energy_value(intent.meter_stop_wh, intent.timestamp, "Transaction.End")
             ]
             self._seq.pop(intent.transaction_id, None)
-            return [OutgoingCall("TransactionEvent", payload, intent)]
+            return [self._transaction_event(payload, intent)]
         return []
+
+    @staticmethod
+    def _transaction_event(payload: Payload, intent: TransactionIntent) -> OutgoingCall:
+        """The TransactionEvent CALL; ``offline`` when the event happened without a
+        connection (E04.FR.03; the schema's default is false, so it is only written then)."""
+        if intent.offline:
+            payload["offline"] = True
+        return OutgoingCall("TransactionEvent", payload, intent)
 
     @staticmethod
     def _energy_value(energy_wh: float, timestamp: float, context: str) -> Payload:
@@ -342,12 +351,9 @@ class V201Adapter(V201Operations, Adapter):
         """G03/G04: without an EVSE (or EVSE 0) the whole station changes."""
         number = int(payload.get("evse", {}).get("id", 0))
         operative = payload["operationalStatus"] == "Operative"
-        numbers = self.station.evse_numbers
-        if number != 0 and number not in numbers:
-            return IncomingResult({"status": "Rejected"})
-        targets = numbers if number == 0 else [number]
-        busy = any(self.station.transaction(n) is not None for n in targets)
-        status = "Scheduled" if busy and not operative else "Accepted"
+        status = self.station.availability_answer(number, operative)
+        if status == "Rejected":
+            return IncomingResult({"status": status})
         return IncomingResult({"status": status}, (AvailabilityChange(number, operative),))
 
     def on_TriggerMessage(self, payload: Payload) -> IncomingResult:

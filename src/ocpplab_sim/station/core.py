@@ -18,6 +18,7 @@ Nothing here reads a clock, sleeps or touches the network: every time is an argu
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -44,10 +45,18 @@ class StationError(ChargePointError):
     """An event is not possible in the EVSE's current state (e.g. start without a cable)."""
 
 
+def seeded_ids(seed: int | str) -> Callable[[], str]:
+    """Version-4 UUIDs as a pure function of ``seed`` and how many came before."""
+    rng = random.Random(f"transaction-ids/{seed}")
+    return lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
 class StationCore:
     """A charge point with ``evse_count`` EVSEs numbered 1..n, each with connector 1.
 
-    ``seed`` drives the meter noise; ``id_factory`` makes transaction ids (uuid4 by default).
+    ``seed`` drives the meter noise; ``id_factory`` makes transaction ids (by default version-4
+    UUIDs drawn from ``seed``: the model reads no global randomness; a driver that needs ids
+    unique across runs injects its own).
     """
 
     def __init__(
@@ -75,7 +84,7 @@ class StationCore:
         # DC: one "phase" at the battery voltage; AC: phase voltage and 1 or 3 phases.
         self.voltage_v = nominal_voltage_v or (400.0 if dc else 230.0)
         self.phases = 1 if dc else (phases or 3)
-        self._id_factory = id_factory or (lambda: str(uuid.uuid4()))
+        self._id_factory = id_factory or seeded_ids(seed)
         self._operative = True
         self.profiles = ProfileSet(voltage_v=self.voltage_v, phases=self.phases)
         self.auth = AuthStore()
@@ -249,6 +258,12 @@ class StationCore:
             and not evse.resetting
         )
 
+    @staticmethod
+    def _in_use(evse: Evse) -> bool:
+        """A user is preparing a session (cable in, or a token authorized): an inoperative
+        change waits until that ends."""
+        return (evse.plugged and not evse.finishing) or evse.authorized_token is not None
+
     def _derive(self, evse: Evse, now: float) -> Status:
         """The status rules of the module docstring, in order of precedence."""
         if evse.faulted:
@@ -259,7 +274,9 @@ class StationCore:
             if not evse.ev_wants_energy:
                 return Status.SUSPENDED_EV
             return Status.CHARGING
-        if evse.resetting or not evse.operative:
+        if evse.resetting or (
+            not evse.operative and (evse.status == Status.UNAVAILABLE or not self._in_use(evse))
+        ):
             return Status.UNAVAILABLE
         if evse.plugged:
             return Status.FINISHING if evse.finishing else Status.PREPARING
@@ -275,10 +292,15 @@ class StationCore:
         new = self._derive(evse, now)
         if new == evse.status:
             return []
+        out: list[Intent] = []
+        if evse.status == Status.PREPARING and new == Status.UNAVAILABLE:
+            # a change to inoperative that waited for the user: the connector is free first
+            # (1.6 §4.9 has Preparing → Available → Unavailable, no Preparing → Unavailable)
+            out.append(StatusChanged(evse.number, Status.AVAILABLE, now))
         evse.status = new
-        out: list[Intent] = [
+        out.append(
             StatusChanged(evse.number, new, now, fault=evse.faulted, error_code=evse.error_code)
-        ]
+        )
         if evse.transaction is not None and new in _CHARGING_STATES:
             out.append(ChargingStateChanged(evse.number, evse.transaction.id, new, now))
         return out

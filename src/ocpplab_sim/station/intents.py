@@ -98,6 +98,7 @@ class TransactionStarted:
     remote_start_id: int | None = None
     id_token_type: str = "ISO14443"
     reservation_id: int | None = None
+    offline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class ChargingStateChanged:
     transaction_id: str
     status: Status
     timestamp: float
+    offline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,7 @@ class MeterSample:
     context: str = "Sample.Periodic"
     soc_pct: float | None = None
     offered_w: float = 0.0
+    offline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +152,14 @@ class TransactionStopped:
     timestamp: float
     reason: StopReason
     plugged: bool
+    offline: bool = False
 
 
 TransactionIntent = TransactionStarted | ChargingStateChanged | MeterSample | TransactionStopped
 """Transaction-related messages (OCPP 1.6 §4.7, §4.8, §4.10; 2.0.1 Part 2, E04): queued while
-offline and delivered in order. Status changes are not queued; the latest is re-sent instead."""
+offline and delivered in order. Status changes are not queued; the latest is re-sent instead.
+``offline`` is set by the charge point on an intent created while it had no connection (2.0.1
+TransactionEvent ``offline``, E04.FR.03); the station itself never knows."""
 
 Intent = StatusChanged | ReservationEnded | TransactionIntent
 

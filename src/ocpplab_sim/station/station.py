@@ -118,6 +118,10 @@ class Station(StationCore):
         reservation = evse.reservation
         if reservation is not None and not self._reserved_for(reservation, id_token):
             raise StationError(f"EVSE {number}: reserved ({reservation.id}) for another token")
+        before: list[Intent] = []
+        if evse.finishing:  # a new session where the last one is finishing: Preparing first
+            evse.finishing = False  # (1.6 §4.9 has no Finishing → Charging)
+            before = self._refresh(evse, now)
         evse.reservation = None
         evse.meter.advance(now, 0.0)
         tx = Transaction(
@@ -142,7 +146,7 @@ class Station(StationCore):
             id_token_type=id_token_type,
             reservation_id=tx.reservation_id,
         )
-        return [started, *self._refresh(evse, now)]
+        return [*before, started, *self._refresh(evse, now)]
 
     def stop_transaction(self, number: int, reason: StopReason, now: float) -> list[Intent]:
         """End the running transaction; the cable stays in (status Finishing)."""
@@ -166,25 +170,35 @@ class Station(StationCore):
         evse.power_limit_w = limit_w
         return self._refresh(evse, now)
 
+    def availability_answer(self, number: int, operative: bool) -> str:
+        """The answer to a ChangeAvailability of EVSE ``number`` (0: the whole station), the
+        one place it is decided: ``Rejected`` for an unknown EVSE, ``Scheduled`` when a
+        connector in use delays an inoperative change until it is free (OCPP 1.6 §5.2, whose
+        §4.9 has no Preparing → Unavailable; 2.0.1 Part 2, G03/G04), else ``Accepted``."""
+        if number != 0 and number not in self._evses:
+            return "Rejected"
+        targets = list(self._evses.values()) if number == 0 else [self._evses[number]]
+        busy = any(evse.transaction is not None or self._in_use(evse) for evse in targets)
+        return "Scheduled" if busy and not operative else "Accepted"
+
     def set_availability(
         self, number: int, operative: bool, now: float
     ) -> tuple[str, list[Intent]]:
         """Change availability of EVSE ``number`` or, with 0, of the whole station.
 
-        Returns ``("Accepted" | "Scheduled", intents)``: Scheduled when a transaction delays the
-        change until it ends (OCPP 1.6 §5.2; 2.0.1 Part 2, G03/G04).
+        Returns :meth:`availability_answer` and the intents; a scheduled change shows once the
+        connector is free.
         """
+        answer = self.availability_answer(number, operative)
         targets = list(self._evses.values()) if number == 0 else [self.evse(number)]
         out: list[Intent] = []
         if number == 0 and self._operative != operative:
             self._operative = operative
             out.append(StatusChanged(0, self.status(0), now))
-        scheduled = False
         for evse in targets:
             evse.operative = operative
-            scheduled = scheduled or (evse.transaction is not None and not operative)
             out += self._refresh(evse, now)
-        return ("Scheduled" if scheduled else "Accepted"), out
+        return answer, out
 
     def set_fault(
         self, number: int, faulted: bool, now: float, error_code: str = "OtherError"

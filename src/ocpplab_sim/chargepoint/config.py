@@ -5,22 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from ocpplab_sim.connection.links import Transport
+__all__ = ["ChargePointConfig", "FrameRecord", "Transport"]
 
-__all__ = ["ChargePointConfig", "FrameRecord"]
+#: the websocket library of a charge point's link (the same names as ``connection.links``)
+Transport = Literal["websockets", "picows"]
 
 
 class FrameRecord(NamedTuple):
     """One OCPP-J frame sent (``out``: charge point → central system) or received (``in``).
 
-    ``at`` is the wall clock (``time.time()``) when the frame was sent or received; ``message``
-    is the decoded OCPP-J array. A named tuple: every frame of a load run makes one.
+    ``at`` is the charge point's clock (epoch seconds, ``time.time()`` unless one was injected)
+    when the frame was queued for sending or received; ``message`` is the decoded OCPP-J
+    array. ``note`` says why a CALL goes out again (``attempt 2 of 3``, ``again after
+    reconnect``). A named tuple: every frame of a load run makes one.
     """
 
     at: float
     direction: Literal["out", "in"]
     identity: str
     message: list[Any]
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
