@@ -1,14 +1,14 @@
 """What a charge point's driver can make happen: the events of
 :meth:`~ocpplab_sim.chargepoint.protocol.ChargePointProtocol.act`.
 
-Plain frozen data: a scenario step, a control API or a property-based test builds one and
-hands it over with the time it happened.
+Plain immutable data (named tuples: one is built for every action of a load run): a scenario
+step, a control API or a property-based test builds one and hands it over with the time it
+happened.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ocpplab_sim.station import Ev
 
@@ -28,66 +28,57 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class PlugIn:
+class PlugIn(NamedTuple):
     """A cable is plugged in (1.6 Preparing, 2.0.1 Occupied); ``ev`` describes the car."""
 
     evse: int
     ev: Ev | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Unplug:
+class Unplug(NamedTuple):
     """The cable is removed; a running transaction ends first (EVDisconnected)."""
 
     evse: int
 
 
-@dataclass(frozen=True, slots=True)
-class Authorize:
+class Authorize(NamedTuple):
     """A token is presented; the op's result is the authorization status."""
 
     evse: int
     id_token: str
 
 
-@dataclass(frozen=True, slots=True)
-class StartCharging:
+class StartCharging(NamedTuple):
     """Plug in if needed, authorize, start the transaction (fails if the token is refused)."""
 
     evse: int
     id_token: str
 
 
-@dataclass(frozen=True, slots=True)
-class StopCharging:
+class StopCharging(NamedTuple):
     """End the transaction; ``reason`` is a 1.6 Reason / 2.0.1 ReasonEnumType value."""
 
     evse: int
     reason: str = "Local"
 
 
-@dataclass(frozen=True, slots=True)
-class SetEvDemand:
+class SetEvDemand(NamedTuple):
     evse: int
     wants_energy: bool
 
 
-@dataclass(frozen=True, slots=True)
-class SetPowerLimit:
+class SetPowerLimit(NamedTuple):
     evse: int
     limit_w: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class SetFault:
+class SetFault(NamedTuple):
     evse: int
     faulted: bool
     error_code: str = "OtherError"
 
 
-@dataclass(frozen=True, slots=True)
-class DataTransfer:
+class DataTransfer(NamedTuple):
     """DataTransfer to the central system; the op's result is its answer."""
 
     vendor_id: str
@@ -95,16 +86,15 @@ class DataTransfer:
     data: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SendRaw:
-    """Any CALL (still schema-checked in strict mode); the op's result is its answer."""
+class SendRaw(NamedTuple):
+    """Any CALL (still schema-checked in strict mode); the op's result is its answer. The
+    payload is sent as given: it must not change until the op is done."""
 
     action: str
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Reboot:
+class Reboot(NamedTuple):
     """Power-cycle: transactions end (PowerLoss), then the connection restarts and the charge
     point boots with ``reason`` (2.0.1 BootReason) and reports ResetOrReboot."""
 

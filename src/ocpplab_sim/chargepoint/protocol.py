@@ -25,6 +25,7 @@ import dataclasses
 import heapq
 import itertools
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -118,6 +119,9 @@ class ChargePointProtocol:
             persist=persist,
         )
         self.session.commands = self._answer_implies
+        self.session.serve = self._serve
+        # one call less on every frame: the session's receive is the protocol's
+        self.receive_frame = self.session.receive  # type: ignore[method-assign,assignment]
         self.session.security_lost = self._security_back
         self.session.restore(list(self.queue))
         self.needs_boot = True
@@ -161,6 +165,7 @@ class ChargePointProtocol:
         """The socket is open: boot when needed (until Accepted), else deliver what waited and
         every current status. The op is done once that is over (start() waits for it)."""
         op = Op()
+        self.session.hint = -math.inf
         self.session.connection_made(now)
         if self.needs_boot:
             self.session.registered = False
@@ -188,38 +193,51 @@ class ChargePointProtocol:
     def take_restart(self) -> str | None:
         """The boot reason when a reset or reboot wants the socket closed and opened again
         (once); the driver then calls :meth:`connection_lost` and :meth:`connection_made`."""
-        reason, self.session.restart = self.session.restart, None
+        reason = self.session.restart
+        if reason is not None:
+            self.session.restart = None
         return reason
 
     def receive_frame(self, data: str | bytes, now: float) -> None:
         """One websocket message from the central system."""
-        call = self.session.receive(data, now)
-        if call is not None:
-            self._serve(call, now)
+        self.session.receive(data, now)
 
     def frames_to_send(self) -> list[bytes]:
-        return self.session.frames_to_send()
+        """Every frame to write, oldest first (the outbox is empty afterwards)."""
+        frames, self.session.outbox = self.session.outbox, []
+        return frames
 
     def send_raw(self, text: str) -> bool:
         """Queue one frame exactly as given (to test a central system's parser); False offline."""
         return self.session.send_raw(text)
 
+    def take_deadline_hint(self) -> float:
+        """The earliest deadline set since the last call (``inf``: none; ``-inf``: anything
+        may have changed). A driver whose timer is armed earlier than this need not ask
+        :meth:`next_deadline` again: the cheap check after every frame."""
+        hint, self.session.hint = self.session.hint, math.inf
+        return hint
+
+    def _schedule(self, at: float) -> None:
+        if at < self.session.hint:
+            self.session.hint = at
+
     def next_deadline(self) -> float | None:
-        """The earliest time :meth:`handle_timers` has something to do, or None."""
+        """The earliest time :meth:`handle_timers` has something to do, or None. (Called after
+        every frame: kept to a few comparisons.)"""
         due = self.session.next_deadline()
-        for candidate in (
-            self._heartbeat_due if self.registered else None,
-            self._timers[0][0] if self._timers else None,
-        ):
-            if candidate is not None and (due is None or candidate < due):
-                due = candidate
-        for meter_due, _tx in self._meters.values():
-            if due is None or meter_due < due:
-                due = meter_due
-        for number in self.station.evse_numbers:
-            reservation = self.station.reservation(number)
-            if reservation is not None and (due is None or reservation.expires_at < due):
-                due = reservation.expires_at
+        heartbeat = self._heartbeat_due
+        if heartbeat is not None and (due is None or heartbeat < due) and self.registered:
+            due = heartbeat
+        if self._timers and (due is None or self._timers[0][0] < due):
+            due = self._timers[0][0]
+        if self._meters:
+            for meter_due, _tx in self._meters.values():
+                if due is None or meter_due < due:
+                    due = meter_due
+        expiry = self.station.next_expiry()
+        if expiry is not None and (due is None or expiry < due):
+            due = expiry
         return due
 
     def handle_timers(self, now: float) -> None:
@@ -231,6 +249,7 @@ class ChargePointProtocol:
             action(now)
         if self._heartbeat_due is not None and now >= self._heartbeat_due and self.registered:
             self._heartbeat_due = now + self.settings.heartbeat_interval_s
+            self._schedule(self._heartbeat_due)
             if not self._heartbeat_queued:
                 self._heartbeat_queued = True
                 self.call(self.adapter.heartbeat(), now, None, then=self._heartbeat_done)
@@ -242,15 +261,14 @@ class ChargePointProtocol:
                 del self._meters[number]
                 continue
             self._meters[number] = (now + self.settings.meter_interval_s, transaction_id)
+            self._schedule(self._meters[number][0])
             self.deliver(self.station.update(now), now, None)
             sample = self.station.sample(number, now)
             if sample is not None:
                 self.deliver((sample,), now, None)
-        for number in self.station.evse_numbers:
-            reservation = self.station.reservation(number)
-            if reservation is not None and reservation.expires_at <= now:
-                self.deliver(self.station.update(now), now, None)
-                break
+        expiry = self.station.next_expiry()
+        if expiry is not None and expiry <= now:
+            self.deliver(self.station.update(now), now, None)
 
     def act(self, event: ev.Event, now: float) -> Op:
         """Make ``event`` happen; the op is done once every CALL it caused is over. Raises
@@ -314,6 +332,7 @@ class ChargePointProtocol:
                 if isinstance(intent, TransactionStarted):
                     due = now + self.settings.meter_interval_s
                     self._meters[intent.evse] = (due, intent.transaction_id)
+                    self._schedule(due)
                 elif isinstance(intent, TransactionStopped):
                     self._meters.pop(intent.evse, None)
                     self.commands.transaction_ended(intent.evse, now, op)
@@ -343,7 +362,9 @@ class ChargePointProtocol:
 
     def after(self, delay_s: float, action: Callable[[float], None], now: float) -> None:
         """Run ``action(at)`` from :meth:`handle_timers` once ``delay_s`` passed."""
-        heapq.heappush(self._timers, (now + max(0.0, delay_s), next(self._timer_seq), action))
+        at = now + max(0.0, delay_s)
+        heapq.heappush(self._timers, (at, next(self._timer_seq), action))
+        self._schedule(at)
 
     def restart(self, boot_reason: str, now: float, op: Op | None) -> None:
         """Reboot once everything queued before it was sent: the socket closes and opens again
@@ -385,6 +406,7 @@ class ChargePointProtocol:
     def reschedule_heartbeat(self, now: float) -> None:
         """(Re)arm the heartbeat: 1.6 §4.6 HeartbeatInterval, 2.0.1 G02."""
         self._heartbeat_due = now + self.settings.heartbeat_interval_s
+        self._schedule(self._heartbeat_due)
 
     def send_boot(self, now: float) -> None:
         """BootNotification (1.6 §4.2 / 2.0.1 B01), until Accepted."""
@@ -457,6 +479,7 @@ class ChargePointProtocol:
         answer first (e.g. 1.6 §5.11 RemoteStartTransaction before StartTransaction)."""
         assert isinstance(message, Call)
         unique_id, action, payload = message
+        self.session.hint = -math.inf  # a reservation, a changed interval, …
         strict = self.config.validation_mode
         reply: Payload | None = None
         result = None
@@ -554,11 +577,17 @@ class ChargePointProtocol:
         self.deliver(intents, now, op)
 
     def _data_transfer(self, event: ev.DataTransfer, now: float, op: Op) -> None:
-        call = self.adapter.data_transfer(event.vendor_id, event.message_id, event.data)
-        self.call(call, now, op, then=_result_of(op))
+        self.call(
+            self.adapter.data_transfer(event.vendor_id, event.message_id, event.data), now, op
+        )
 
     def _send_raw_call(self, event: ev.SendRaw, now: float, op: Op) -> None:
-        self.call(OutgoingCall(event.action, dict(event.payload)), now, op, then=_result_of(op))
+        if self.session.connected:  # call(), inline: the load path
+            self.session.enqueue(
+                Ticket("call", [OutgoingCall(event.action, event.payload)], op), now
+            )
+        else:
+            self.call(OutgoingCall(event.action, event.payload), now, op)
 
     def _reboot(self, event: ev.Reboot, now: float, op: Op) -> None:
         self.commands.stop_all(StopReason.POWER_LOSS, now, op)
@@ -579,10 +608,3 @@ class ChargePointProtocol:
         ev.SendRaw: _send_raw_call,
         ev.Reboot: _reboot,
     }
-
-
-def _result_of(op: Op) -> Callable[[Payload, float], None]:
-    def keep(payload: Payload, _now: float) -> None:
-        op.result = payload
-
-    return keep

@@ -23,7 +23,9 @@ Contract:
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal
@@ -33,7 +35,7 @@ import orjson
 from ocpplab_sim.chargepoint.config import FrameRecord
 from ocpplab_sim.errors import ChargePointError, CsmsUnreachable, OcppCallError, OcppCallTimeout
 from ocpplab_sim.protocol import Adapter, Command, OutgoingCall, Settings
-from ocpplab_sim.protocol.rpc import CallError, FrameError, counter_ids, decode_array, encode_array
+from ocpplab_sim.protocol.rpc import CallError, FrameError, decode_array, encode_array
 from ocpplab_sim.protocol.schemas import SchemaViolation, validate
 from ocpplab_sim.station import TransactionIntent
 
@@ -57,13 +59,16 @@ class Op:
     first failure, ``result`` what the action returns (e.g. an authorization status).
     """
 
-    __slots__ = ("_callback", "_open", "error", "result")
+    __slots__ = ("_callback", "_open", "error", "result", "waker")
 
     def __init__(self) -> None:
         self._open = 1  # held by whoever is building it, until close()
         self.result: Any = None
         self.error: BaseException | None = None
         self._callback: Callable[[Op], None] | None = None
+        #: a driver's future-like object (``done()``, ``set_result(None)``) set once the op is
+        #: done: what an asyncio driver awaits, without a callback made per action
+        self.waker: Any = None
 
     @property
     def done(self) -> bool:
@@ -76,7 +81,13 @@ class Op:
     def release(self) -> None:
         self._open -= 1
         if self._open == 0:
-            self._settled()
+            waker = self.waker  # _settled(), inline: every action ends here
+            if waker is not None:
+                self.waker = None
+                if not waker.done():
+                    waker.set_result(None)
+            if self._callback is not None:
+                self._settled()
 
     def fail(self, error: BaseException) -> None:
         if self.error is None:
@@ -91,6 +102,11 @@ class Op:
             self._callback = callback
 
     def _settled(self) -> None:
+        waker = self.waker
+        if waker is not None:
+            self.waker = None
+            if not waker.done():  # a cancelled waiter leaves a cancelled future
+                waker.set_result(None)
         if self._callback is not None:
             callback, self._callback = self._callback, None
             callback(self)
@@ -99,20 +115,19 @@ class Op:
 class Ticket:
     """One queued unit: a transaction intent (translated into its CALLs when it reaches the
     head, so a 1.6 transaction id given meanwhile is used), or CALLs known when queued.
-    ``then`` digests each answer, ``failed`` hears of a CALL that got none."""
+    ``then`` digests each answer, ``failed`` hears of a CALL that got none.
 
-    __slots__ = (
-        "attempts",
-        "calls",
-        "data",
-        "failed",
-        "intent",
-        "kind",
-        "lost",
-        "not_before",
-        "op",
-        "then",
-    )
+    (No ``__slots__``: the rarely set attributes are class defaults, so the one made for every
+    CALL stores three.)
+    """
+
+    intent: TransactionIntent | None = None
+    then: Callable[[Payload, float], None] | None = None
+    failed: Callable[[BaseException, float], None] | None = None
+    attempts = 0
+    not_before = 0.0
+    lost = False  # its CALL was in flight when the connection dropped
+    data: Any = None  # what its owner keeps with it (a barrier's boot reason, …)
 
     def __init__(
         self,
@@ -126,14 +141,13 @@ class Ticket:
     ) -> None:
         self.kind = kind
         self.calls = calls
-        self.intent = intent
         self.op = op
-        self.then = then
-        self.failed = failed
-        self.attempts = 0
-        self.not_before = 0.0
-        self.lost = False  # its CALL was in flight when the connection dropped
-        self.data: Any = None  # what its owner keeps with it (a barrier's boot reason, …)
+        if intent is not None:
+            self.intent = intent
+        if then is not None:
+            self.then = then
+        if failed is not None:
+            self.failed = failed
 
 
 class Session:
@@ -161,7 +175,8 @@ class Session:
         self.validation = validation
         self.version = adapter.version
         self.queue = queue
-        self.ids = message_ids or counter_ids()
+        self.ids = message_ids  # None: 1, 2, 3, … (ids need only be unique per connection)
+        self._counter = itertools.count(1)
         self.on_frame = on_frame
         self.on_call = on_call
         self.persist = persist
@@ -176,6 +191,9 @@ class Session:
         self.registered = False
         #: CALLs of the charge point answered with a CALLRESULT, in all
         self.calls_answered = 0
+        #: the earliest deadline set since the owner last took it (see
+        #: ``ChargePointProtocol.take_deadline_hint``)
+        self.hint = -math.inf
         #: set by a barrier at the head of the queue: the owner restarts (reason of the boot)
         self.restart: str | None = None
         #: the owner hears of a security ticket that a lost connection handed back
@@ -185,8 +203,9 @@ class Session:
 
     def enqueue(self, ticket: Ticket, now: float) -> None:
         """Queue ``ticket`` behind everything queued before it (and hold its op)."""
-        if ticket.op is not None:
-            ticket.op.hold()
+        op = ticket.op
+        if op is not None:
+            op._open += 1  # hold(), without a call: every CALL comes through here
         if ticket.kind == "boot":
             self.boot = ticket
         else:
@@ -233,9 +252,11 @@ class Session:
                 self._fail_call(ticket, error, now, retry=False)
                 continue
             self.in_flight = ticket
-            self.uid = uid = self.ids()
+            self.uid = uid = self.ids() if self.ids is not None else str(next(self._counter))
             self.sent_at = now
-            self.due = now + self.call_timeout_s
+            self.due = due = now + self.call_timeout_s
+            if due < self.hint:
+                self.hint = due
             array = [2, uid, call.action, call.payload]  # MessageType.CALL
             if self.on_frame is not None:
                 note = None
@@ -245,7 +266,7 @@ class Session:
                 elif ticket.lost:
                     note = "again after reconnect"
                 self.on_frame(FrameRecord(now, "out", self.identity, array, note))
-            self.outbox.append(encode_array(array))
+            self.outbox.append(orjson.dumps(array, option=orjson.OPT_NON_STR_KEYS))
             return
 
     def frames_to_send(self) -> list[bytes]:
@@ -317,10 +338,9 @@ class Session:
                 self._settle(queued)
         self.fifo = kept
 
-    def receive(self, raw: str | bytes, now: float) -> Any:
-        """Digest one frame. Returns the central system's CALL as ``(unique_id, action,
-        payload)`` for the owner to answer, or None when the frame was an answer (or broken:
-        then a CALLERROR may already be in the outbox)."""
+    def receive(self, raw: str | bytes, now: float) -> None:
+        """Digest one frame: an answer to the CALL in flight, or a CALL of the central system
+        for ``serve`` to answer (a broken frame may leave a CALLERROR in the outbox)."""
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -351,7 +371,9 @@ class Session:
         if self.on_frame is not None:
             self.on_frame(FrameRecord(now, "in", self.identity, message.to_array()))
         if len(data) == 4:  # a CALL
-            return message
+            if self.serve is not None:
+                self.serve(message, now)
+            return None
         if ticket is None or message.unique_id != self.uid:
             log.warning("%s: answer to unknown message id %s", self.identity, message.unique_id)
             return None
@@ -399,8 +421,10 @@ class Session:
             self.on_call("out", action, now - self.sent_at, outcome)
 
     def _answered(self, ticket: Ticket, payload: Payload, now: float) -> None:
-        assert ticket.calls is not None
-        call = ticket.calls.pop(0)
+        """The CALL of ``ticket`` in flight got its CALLRESULT. (On every call: lean.)"""
+        calls = ticket.calls
+        assert calls is not None
+        call = calls.pop(0)
         self.calls_answered += 1
         if self.on_call is not None:
             self.on_call("out", call.action, now - self.sent_at, None)
@@ -413,29 +437,39 @@ class Session:
                     op.fail(exc)
                 else:
                     log.warning("%s: %s", self.identity, exc)
-        ticket.lost = False
-        ticket.attempts = 0
-        ticket.not_before = 0.0
+        if ticket.attempts or ticket.lost:
+            ticket.lost = False
+            ticket.attempts = 0
+            ticket.not_before = 0.0
+        held = False
         if op is not None:
-            op.hold()  # open until what the answer causes is queued
-        try:
+            if ticket.kind == "call" and op.result is None:
+                op.result = payload  # what DataTransfer and a raw CALL return
             if ticket.then is not None:
+                op.hold()  # open until what the answer causes is queued
+                held = True
+        if ticket.then is not None:
+            try:
                 ticket.then(payload, now)
-        except ChargePointError as exc:  # the station refused what the answer allowed
-            self._refused(op, exc)
+            except ChargePointError as exc:  # the station refused what the answer allowed
+                self._refused(op, exc)
         # the adapter digests the answer before the next message is translated (a 1.6
         # transactionId); what the answer implies runs after this message left the queue
         commands = self.adapter.on_result(call, payload)
-        if ticket.calls:
+        if commands and op is not None and not held:
+            op.hold()
+            held = True
+        if calls:
             self.pump(now)
         else:
             self._finish(ticket, now)
-        try:
-            if commands and self.commands is not None:
+        if commands and self.commands is not None:
+            try:
                 self.commands(commands, now, op)
-        except ChargePointError as exc:
-            self._refused(op, exc)
-        if op is not None:
+            except ChargePointError as exc:
+                self._refused(op, exc)
+        if held:
+            assert op is not None
             op.release()
 
     def _refused(self, op: Op | None, error: ChargePointError) -> None:
@@ -443,6 +477,9 @@ class Session:
             op.fail(error)
         else:
             log.warning("%s: %s", self.identity, error)
+
+    #: answers a CALL of the central system; set by the owner
+    serve: Callable[[Any, float], None] | None = None
 
     #: runs what an answer implies (e.g. Deauthorize on a refused token); set by the owner
     commands: Callable[[list[Command], float, Op | None], None] | None = None
@@ -457,8 +494,12 @@ class Session:
             self.queue.pop()
             if self.persist is not None:
                 self.persist()
-        self._settle(ticket)
-        self.pump(now)
+        op = ticket.op
+        if op is not None:
+            ticket.op = None
+            op.release()
+        if self.fifo or self.boot is not None:
+            self.pump(now)
 
     def _fail_call(self, ticket: Ticket, error: BaseException, now: float, *, retry: bool) -> None:
         """A CALL of ``ticket`` got no usable answer: a transaction message is attempted again
@@ -472,7 +513,9 @@ class Session:
             attempts = max(1, int(self.settings.transaction_message_attempts))
             if ticket.attempts < attempts:
                 interval = self.settings.transaction_message_retry_interval_s
-                ticket.not_before = now + interval * ticket.attempts
+                ticket.not_before = again = now + interval * ticket.attempts
+                if again < self.hint:
+                    self.hint = again
                 if ticket.op is not None:  # the action saw the failure; the retry is the queue's
                     op, ticket.op = ticket.op, None
                     op.release()

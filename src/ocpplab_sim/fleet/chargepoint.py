@@ -319,27 +319,29 @@ class SimulatedChargePoint:
             raise ChargePointError(f"{self.identity}: charge point is {self._state}, not started")
 
     async def _act(self, event: ev.Event) -> Any:
-        self._require_started()
+        """Hand ``event`` to the protocol, write what it queued, wait until the op is done."""
+        if self._state != "started":
+            self._require_started()
         try:
             op = self._proto.act(event, self._clock())
         finally:
             self._flush()
-        await self._wait(op)
-        return op.result
-
-    @staticmethod
-    async def _wait(op: Op) -> None:
         if not op.done:
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-            def done(_op: Op) -> None:
-                if not future.done():
-                    future.set_result(None)
-
-            op.on_done(done)
-            await future
+            await self._until_done(op)
         if op.error is not None:
             raise op.error
+        return op.result
+
+    async def _wait(self, op: Op) -> None:
+        if not op.done:
+            await self._until_done(op)
+        if op.error is not None:
+            raise op.error
+
+    @staticmethod
+    def _until_done(op: Op) -> asyncio.Future[None]:
+        op.waker = future = asyncio.get_running_loop().create_future()
+        return future
 
     def _opened(self) -> None:
         self._opened_op = self._proto.connection_made(self._clock())
@@ -362,18 +364,22 @@ class SimulatedChargePoint:
 
     def _flush(self) -> None:
         """Write what the protocol queued, carry out a restart it asked for, re-arm the
-        timer for its next deadline."""
+        timer for its next deadline. (After every frame and action: attribute reads first.)"""
         proto = self._proto
-        frames = proto.frames_to_send()
-        if frames:
-            self._link.send(frames)
-        reason = proto.take_restart()
-        if reason is not None and self._state == "started":
-            self._spawn(self._restart())
+        session = proto.session
+        if session.outbox:
+            self._link.send(proto.frames_to_send())
+        if session.restart is not None:
+            proto.take_restart()
+            if self._state == "started":
+                self._spawn(self._restart())
+        timer = self._timer
+        if timer is not None and session.hint >= self._timer_due:
+            return  # nothing new comes before the armed timer
+        proto.take_deadline_hint()
         due = proto.next_deadline()
         if due is None or self._state != "started":
             return
-        timer = self._timer
         if timer is not None:
             if self._timer_due <= due:
                 return  # it fires first; the protocol tells the next deadline then

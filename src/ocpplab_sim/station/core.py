@@ -198,6 +198,15 @@ class StationCore:
     def reservation(self, number: int) -> Reservation | None:
         return self.evse(number).reservation
 
+    def next_expiry(self) -> float | None:
+        """When the first reservation expires (None: none is held)."""
+        due: float | None = None
+        for evse in self._evses.values():
+            reservation = evse.reservation
+            if reservation is not None and (due is None or reservation.expires_at < due):
+                due = reservation.expires_at
+        return due
+
     # -- internals -------------------------------------------------------------------------
 
     def _end_transaction(
