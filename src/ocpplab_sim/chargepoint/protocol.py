@@ -410,8 +410,8 @@ class ChargePointProtocol:
 
     def send_boot(self, now: float) -> None:
         """BootNotification (1.6 §4.2 / 2.0.1 B01), until Accepted."""
-        if not self.session.connected or self.session.boot is not None:
-            return
+        if not self.needs_boot or not self.session.connected or self.session.boot is not None:
+            return  # registered meanwhile (a stale retry), offline, or one is on its way
         call = self.adapter.boot_notification(
             self.config.vendor, self.config.model, reason=self.boot_reason
         )

@@ -59,16 +59,16 @@ class Op:
     first failure, ``result`` what the action returns (e.g. an authorization status).
     """
 
-    __slots__ = ("_callback", "_open", "error", "result", "waker")
+    # No ``__slots__``: one op is made per action, and class defaults leave one store to do.
+    result: Any = None
+    error: BaseException | None = None
+    _callback: Callable[[Op], None] | None = None
+    #: a driver's future-like object (``done()``, ``set_result(None)``) set once the op is
+    #: done: what an asyncio driver awaits, without a callback made per action
+    waker: Any = None
 
     def __init__(self) -> None:
-        self._open = 1  # held by whoever is building it, until close()
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self._callback: Callable[[Op], None] | None = None
-        #: a driver's future-like object (``done()``, ``set_result(None)``) set once the op is
-        #: done: what an asyncio driver awaits, without a callback made per action
-        self.waker: Any = None
+        self._open = 1  # held by whoever is building it, until it releases it
 
     @property
     def done(self) -> bool:

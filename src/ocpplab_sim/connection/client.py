@@ -51,6 +51,10 @@ class BasicAuth:
         return f"Basic {token}"
 
 
+def _ignore(_raw: str | bytes) -> None:
+    pass
+
+
 class _Wire:
     """Holds what a link delivers before it is attached (a frame right behind the handshake,
     or an early close) and routes its close to the keeper."""
@@ -144,17 +148,27 @@ class LinkKeeper:
         if self._backlog is not None:
             self._backlog.extend(frames)
             return
+        if len(frames) == 1:  # the common case: one CALL or one answer
+            try:
+                if not ws.send_nowait(frames[0]):
+                    self._write_later(ws, frames)
+            except LinkClosed:
+                pass
+            return
         for index, data in enumerate(frames):
             try:
-                if ws.send_nowait(data):
-                    continue
+                if not ws.send_nowait(data):
+                    self._write_later(ws, frames[index:])
+                    return
             except LinkClosed:
                 return
-            self._backlog = deque(frames[index:])
-            self._writer = asyncio.get_running_loop().create_task(
-                self._write(ws), name=f"ocpp-writer {self.url}"
-            )
-            return
+
+    def _write_later(self, ws: Link, frames: list[bytes]) -> None:
+        """The socket takes no more at once: a writer task sends ``frames`` and what follows."""
+        self._backlog = deque(frames)
+        self._writer = asyncio.get_running_loop().create_task(
+            self._write(ws), name=f"ocpp-writer {self.url}"
+        )
 
     async def _write(self, ws: Link) -> None:
         backlog = self._backlog
@@ -269,6 +283,7 @@ class LinkKeeper:
             return
         self._ws = None
         self._backlog = None
+        ws.on_message = _ignore  # what a closing socket still delivers answers nothing sent now
         self._on_lost()
         if not self._closing and not self._held:
             self._start_reconnecting()
