@@ -191,6 +191,28 @@ steps:
     assert clock.now == pytest.approx(1002.0)
 
 
+async def test_an_expectation_with_a_status_binds_inside_repeat_and_each(clock: Clock) -> None:
+    """An OCPI status is an enum that is also a str: binding names must leave it alone."""
+    engine, events, _ports = build(
+        """\
+steps:
+  - repeat:
+      times: 2
+      steps:
+        - expect_ocpi: {evse: all, status: AVAILABLE}
+          name: still available ${iteration}
+  - each:
+      evse: {charger: CP2}
+      steps:
+        - expect_ocpi: {evse: "${evse}", status: AVAILABLE}
+""",
+        clock,
+    )
+    assert (await engine.run()).passed
+    labels = [label for label, _ in finished(events)]
+    assert "still available 2 [2/2]" in labels
+
+
 async def test_a_step_timeout_is_an_error_of_that_step(clock: Clock) -> None:
     class Hanging(Port):
         async def plug_in(self, evse: int) -> None:

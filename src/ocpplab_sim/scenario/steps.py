@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
@@ -63,6 +64,8 @@ def bind_step(step: Step, bindings: Mapping[str, str]) -> Step:
 
 
 def _bind_value(value: Any, bindings: Mapping[str, str]) -> Any:
+    if isinstance(value, Enum):
+        return value  # a str enum (an OCPI status, …) is a value, not a text to substitute in
     if isinstance(value, str):
         return bind_text(value, bindings)
     if isinstance(value, tuple):
