@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "chargers": {"fleet", "errors"},
     "launcher": {"gateway", "errors"},
     "cli": {"runner", "launcher", "reports", "scenario", "load", "chargers", "errors"},
+    "entry": {"cli"},
     "gateway": set(),
     "load": {"fleet", "errors", "launcher", "gateway_client", "ocpi_client", "scenario"},
 }

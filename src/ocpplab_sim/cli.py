@@ -2,14 +2,17 @@
 elsewhere.
 
 Exit codes: 0 every check passed · 1 a check failed · 2 invalid input · 3 the gateway, central
-system or OCPI peer could not be used · 130 interrupted (teardown still ran, unless a second
-interrupt aborted it — the verdict then names what was left).
+system or OCPI peer could not be used · 70 an internal error (a defect: ``--debug`` or
+``OCPPLAB_DEBUG=1`` shows its traceback) · 130 interrupted (teardown still ran, unless a second
+interrupt aborted it — the verdict then names what was left) · 141 standard output was closed
+(``| head``; teardown still ran).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -32,6 +35,42 @@ from ocpplab_sim.load.cli import (
 __all__ = ["main"]
 
 EXIT_INPUT = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535; 0: any free one)")
+    return port
+
+
+def _http_url(text: str) -> str:
+    return _url(text, ("http", "https"))
+
+
+def _ws_url(text: str) -> str:
+    return _url(text, ("ws", "wss"))
+
+
+def _url(text: str, schemes: tuple[str, ...]) -> str:
+    """``text`` if it is a URL of one of ``schemes`` with a host and a valid port."""
+    from urllib.parse import urlsplit
+
+    try:
+        split = urlsplit(text)
+        split.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid URL: {exc}") from None
+    if split.scheme not in schemes or not split.hostname:
+        want = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL with a host and scheme {want}")
+    return text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,12 +80,19 @@ def _parser() -> argparse.ArgumentParser:
         "simulated OCPP charge points through a scenario, verify the OCPI EVSE status.",
     )
     parser.add_argument("--version", action="version", version=f"ocpplab-sim {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=os.environ.get("OCPPLAB_DEBUG", "") not in ("", "0"),
+        help="show the Python traceback of an internal error (env OCPPLAB_DEBUG=1)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run a scenario file")
     run.add_argument("scenario", type=Path, help="scenario YAML file")
     run.add_argument(
         "--gateway-url",
+        type=_http_url,
         default=os.environ.get("OCPPLAB_GATEWAY_URL"),
         help="Gateway API base URL (env OCPPLAB_GATEWAY_URL); default: start the embedded "
         "reference gateway on a free loopback port",
@@ -56,7 +102,9 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("OCPPLAB_TOKEN"),
         help="Gateway API bearer token (env OCPPLAB_TOKEN)",
     )
-    run.add_argument("--csms-url", help="OCPP central system base URL (ws:// or wss://)")
+    run.add_argument(
+        "--csms-url", type=_ws_url, help="OCPP central system base URL (ws:// or wss://)"
+    )
     run.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
     run.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
     run.add_argument("--html", type=Path, metavar="PATH", help="write a self-contained HTML report")
@@ -88,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     gateway_commands = gateway.add_subparsers(dest="gateway_command", required=True)
     serve = gateway_commands.add_parser("serve", help="serve the reference gateway")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=_port, default=8080)
     serve.add_argument(
         "--db",
         default="sqlite+aiosqlite:///ocpplab-gateway.db",
@@ -117,25 +165,55 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``ocpplab-sim`` command; returns the exit code."""
+    """Entry point of the ``ocpplab-sim`` command; returns the exit code. Never a traceback
+    but with ``--debug``: an error of the input or the network is one line naming it, a
+    defect one line saying so."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "validate":
-            return _validate(args.files)
-        if args.command == "schema":
-            return _schema(args.which)
-        if args.command == "chargers":
-            return run_chargers(args)
-        if args.command == "load":
-            return run_load_command(args)
-        if args.command == "report":
-            return run_report_command(args)
-        return _serve(args)
+        return _dispatch(args)
     except OcpplabError as exc:
         print(f"ocpplab-sim: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print("ocpplab-sim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"ocpplab-sim: internal error: {type(exc).__name__}: {exc} "
+            "(a defect; --debug or OCPPLAB_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(args)
+    if args.command == "validate":
+        return _validate(args.files)
+    if args.command == "schema":
+        return _schema(args.which)
+    if args.command == "chargers":
+        return run_chargers(args)
+    if args.command == "load":
+        return run_load_command(args)
+    if args.command == "report":
+        return run_report_command(args)
+    return _serve(args)
+
+
+def _silence_stdout() -> None:
+    """Standard output is gone (``| head``): later writes, the interpreter's final flush
+    included, go nowhere instead of raising BrokenPipeError again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _validate(files: Sequence[Path]) -> int:
@@ -164,6 +242,7 @@ def _schema(which: str) -> int:
 
         schema = scenario_schema()
     print(json.dumps(schema, indent=2, ensure_ascii=False))
+    sys.stdout.flush()  # a closed pipe shows here, not at exit
     return 0
 
 
@@ -183,8 +262,14 @@ def _run(args: argparse.Namespace) -> int:
     _configure_logging(verbose=args.verbose)
     scenario = load_scenario(args.scenario)
     for report in (args.junit, args.json, args.html, args.trace):
-        if report is not None and not report.parent.exists():
+        if report is None:
+            continue
+        if report.is_dir():
+            raise InputError(f"{report}: is a folder; give a file path for the report")
+        if not report.parent.is_dir():
             raise InputError(f"{report}: the folder {report.parent} does not exist")
+        if not os.access(report.parent, os.W_OK):
+            raise InputError(f"{report}: the folder {report.parent} is not writable")
     trace = TraceWriter(args.trace) if args.trace is not None else None
     options = RunOptions(
         gateway_url=args.gateway_url,
@@ -197,11 +282,22 @@ def _run(args: argparse.Namespace) -> int:
     console = ConsoleReporter(color=False if args.no_color else None)
     record = RunRecord()
 
-    def emit(event: Event) -> None:
-        record(event)
-        console(event)
-
     control = RunControl()
+    stdout_closed = False
+
+    def emit(event: Event) -> None:
+        nonlocal stdout_closed
+        record(event)
+        if stdout_closed:
+            return
+        try:
+            console(event)
+        except BrokenPipeError:
+            # `| head` closed the console: the run stops, tears down, and the reports still
+            # get written
+            stdout_closed = True
+            _silence_stdout()
+            control.interrupt()
 
     def interrupted() -> None:
         what = control.interrupt()
@@ -226,13 +322,14 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if trace is not None:
             trace.close()
-    if args.junit is not None:
-        args.junit.write_text(to_junit_xml(record), encoding="utf-8")
-    if args.json is not None:
-        args.json.write_text(to_json(record), encoding="utf-8")
-    if args.html is not None:
-        args.html.write_text(to_html(record), encoding="utf-8")
-    return exit_code
+    for path, render in ((args.junit, to_junit_xml), (args.json, to_json), (args.html, to_html)):
+        if path is None:
+            continue
+        try:
+            path.write_text(render(record), encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{path}: the report could not be written: {exc.strerror}") from exc
+    return EXIT_BROKEN_PIPE if stdout_closed else exit_code
 
 
 def _configure_logging(*, verbose: bool) -> None:

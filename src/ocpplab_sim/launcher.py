@@ -6,6 +6,7 @@ it reaches a real gateway.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,7 +50,8 @@ def serve_gateway(
     from pydantic import ValidationError
 
     from ocpplab_sim.errors import InputError
-    from ocpplab_sim.gateway import GatewaySettings, serve
+    from ocpplab_sim.gateway import GatewaySettings, GatewayStartError, serve
+    from ocpplab_sim.gateway.settings import DEFAULT_TOKEN
 
     options: dict[str, object] = {
         "token": token,
@@ -66,7 +68,46 @@ def serve_gateway(
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise InputError(f"gateway setting {field}: {first['msg']}") from exc
+        flag = _FLAGS.get(field, f"gateway setting {field}")
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InputError(f"{flag}: {message}") from exc
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise InputError("--ssl-certfile and --ssl-keyfile go together")
-    serve(settings, host, port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    if token == DEFAULT_TOKEN:
+        if not _loopback_only(host):
+            raise InputError(
+                f"--host {host}: refusing the well-known development token on an address "
+                "others can reach; give --token (or OCPPLAB_TOKEN)"
+            )
+        print(
+            "ocpplab gateway: WARNING: no --token given, so the Gateway API accepts the "
+            f"well-known development token {DEFAULT_TOKEN!r} (fine on loopback only)",
+            file=sys.stderr,
+            flush=True,
+        )
+    try:
+        serve(settings, host, port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    except GatewayStartError as exc:
+        raise InputError(str(exc)) from exc
+
+
+_FLAGS = {
+    "token": "--token",
+    "db_url": "--db",
+    "heartbeat_interval": "--heartbeat-interval",
+    "heartbeat_timeout_factor": "--heartbeat-timeout-factor",
+    "heartbeat_grace": "--heartbeat-grace",
+    "public_base_url": "--public-base-url",
+}
+
+
+def _loopback_only(host: str) -> bool:
+    """Every address ``host`` names is a loopback one (an unresolvable host: the bind says so)."""
+    import ipaddress
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return True
+    return all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)

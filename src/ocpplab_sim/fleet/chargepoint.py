@@ -63,15 +63,16 @@ def ssl_context_for(config: ChargePointConfig) -> ssl.SSLContext | None:
 class SimulatedChargePoint:
     """One simulated OCPP 1.6J or 2.0.1 charge point.
 
-    ``clock`` (epoch seconds) is the only time the protocol sees: it stamps messages, drives
-    the meter and every deadline. The driver turns a deadline into an event-loop timer of
-    ``deadline - clock()`` seconds, so an injected clock must run at real speed (an offset is
-    fine); virtual time is for the protocol object itself, driven without this driver. ``reconnect`` sets the backoff after an unrequested close;
-    ``queue`` holds transaction intents while offline (default: a journal under
-    ``config.state_dir``, else memory); ``auth`` / ``ssl_context`` override what the config's
-    security settings give. ``on_frame`` sees every frame (traces), ``on_call`` every finished
-    CALL with its latency (cheaper; load runs). ``id_factory`` makes transaction ids (random
-    UUIDs by default, unique across runs against the same central system).
+    ``clock`` (epoch seconds) is the only time the protocol sees: it stamps messages, drives the
+    meter and every deadline. The driver turns a deadline into an event-loop timer of ``deadline
+    - clock()`` seconds, so an injected clock must run at real speed (an offset is fine);
+    virtual time is for the protocol object itself, driven without this driver. ``reconnect``
+    sets the backoff after an unrequested close; ``queue`` holds transaction intents while
+    offline (default: a journal under ``config.state_dir``, else memory); ``auth`` /
+    ``ssl_context`` override what the config's security settings give. ``on_frame`` sees every
+    frame (traces), ``on_call`` every finished CALL with its latency (cheaper; load runs).
+    ``id_factory`` makes transaction ids (random UUIDs by default, unique across runs against
+    the same central system).
     """
 
     def __init__(

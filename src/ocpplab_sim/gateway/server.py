@@ -58,6 +58,20 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _check_tls(certfile: str, keyfile: str | None) -> None:
+    """Load the certificate and key once before serving: a missing or unreadable file is a
+    start error naming it, not a traceback from the first handshake."""
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        which = f"certificate {certfile}" + (f" / key {keyfile}" if keyfile else "")
+        raise GatewayStartError(f"TLS {which}: {reason}") from exc
+
+
 def _config(
     settings: GatewaySettings,
     *,
@@ -138,6 +152,11 @@ class EmbeddedGateway:
         except TimeoutError:
             await self._stop()
             raise GatewayStartError(f"gateway did not start within {_START_TIMEOUT} s") from None
+        except BaseException:
+            # cancelled while starting (Ctrl-C): the server finishes starting and stops before
+            # its owner moves on (and, say, deletes the database's folder under it)
+            await self._stop()
+            raise
         if not self._server.started:
             await self._stop()
             raise GatewayStartError("gateway failed to start; see the log for the cause")
@@ -185,7 +204,13 @@ def serve(
 ) -> None:
     """Serve the gateway until SIGINT or SIGTERM, then shut down cleanly (blocking).
     With ``ssl_certfile``/``ssl_keyfile`` the port speaks TLS only."""
-    sock = _bind(host, port)
+    if ssl_certfile is not None:
+        _check_tls(ssl_certfile, ssl_keyfile)
+    try:
+        sock = _bind(host, port)
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise GatewayStartError(f"cannot listen on {host} port {port}: {reason}") from exc
     config = _config(settings, standalone=True, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
     scheme = "https" if ssl_certfile else "http"
     server = _Server(config)

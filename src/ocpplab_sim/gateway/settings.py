@@ -7,9 +7,12 @@ The gateway reads nothing from the environment by itself: the launcher or the CL
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import Path
+from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_DB_URL", "DEFAULT_TOKEN", "GatewaySettings"]
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["DEFAULT_DB_URL", "DEFAULT_TOKEN", "GatewaySettings", "normalize_db_url"]
 
 DEFAULT_TOKEN = "ocpplab-dev-token"
 DEFAULT_DB_URL = "sqlite+aiosqlite:///./ocpplab-gateway.db"
@@ -18,10 +21,12 @@ DEFAULT_DB_URL = "sqlite+aiosqlite:///./ocpplab-gateway.db"
 class GatewaySettings(BaseModel):
     """Everything the gateway needs to run.
 
-    ``db_url`` must be an async SQLAlchemy URL; ``sqlite+aiosqlite:///path.db`` and
-    ``sqlite+aiosqlite:///:memory:`` are the supported forms. ``public_base_url`` overrides the
-    scheme/host/port the gateway uses when it writes absolute URLs (``ocpi_peer_url``, OCPI
-    endpoint URLs, ``Link`` headers); without it the URL of the incoming request is used.
+    ``db_url`` is a SQLAlchemy URL of SQLite or PostgreSQL: ``sqlite:///path.db`` and
+    ``postgresql://user:pw@host/db`` are taken as their async forms (``sqlite+aiosqlite``,
+    ``postgresql+asyncpg``), checked before anything starts (see :func:`normalize_db_url`).
+    ``public_base_url`` overrides the scheme/host/port the gateway uses when it writes absolute
+    URLs (``ocpi_peer_url``, OCPI endpoint URLs, ``Link`` headers); without it the URL of the
+    incoming request is used.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -50,3 +55,59 @@ class GatewaySettings(BaseModel):
         description="fault injection for restart tests: seconds each provisioning transaction "
         "stays open before its commit",
     )
+
+    @field_validator("db_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        return normalize_db_url(value)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        split = urlsplit(value)
+        if split.scheme not in ("http", "https") or not split.hostname:
+            raise ValueError(
+                f"{value!r} is not an http(s) URL with a host, e.g. https://gw.example.test"
+            )
+        return value.rstrip("/")
+
+
+_DB_EXAMPLES = "sqlite+aiosqlite:///gateway.db or postgresql+asyncpg://user:pw@host/db"
+
+
+def normalize_db_url(value: str) -> str:
+    """The async SQLAlchemy URL for ``value``, or ValueError saying what is wrong with it: not
+    a URL, a database other than SQLite or PostgreSQL, PostgreSQL without ``asyncpg`` or without
+    a host and database, an SQLite file that is a folder or whose folder does not exist."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"{value!r} is not a database URL (e.g. {_DB_EXAMPLES})") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+        database = url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database)
+            if path.is_dir():
+                raise ValueError(f"{database} is a folder, not a database file")
+            if not path.parent.is_dir():
+                raise ValueError(f"the folder {path.parent} of {database} does not exist")
+    elif backend == "postgresql":
+        url = url.set(drivername="postgresql+asyncpg")
+        try:
+            import asyncpg  # type: ignore[import-not-found]  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "PostgreSQL needs the asyncpg driver: pip install 'ocpplab-sim[postgres]'"
+            ) from None
+        if not (url.host or url.query.get("host")) or not url.database:
+            raise ValueError(f"a PostgreSQL URL names a host and a database, e.g. {_DB_EXAMPLES}")
+    else:
+        raise ValueError(f"{backend} is not supported: use SQLite or PostgreSQL ({_DB_EXAMPLES})")
+    return url.render_as_string(hide_password=False)
