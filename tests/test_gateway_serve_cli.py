@@ -65,7 +65,7 @@ def test_serve_over_tls(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--ssl-certfile", "cert.pem"], "--ssl-certfile and --ssl-keyfile go together"),
-        (["--heartbeat-interval", "0"], "heartbeat_interval"),
+        (["--heartbeat-interval", "0"], "--heartbeat-interval"),
     ],
 )
 def test_bad_serve_options_exit_2(args: list[str], message: str) -> None:

@@ -50,6 +50,19 @@ def _port(text: str) -> int:
     return port
 
 
+def _positive_duration(text: str) -> float:
+    """A duration flag: the scenario grammar (``500ms``, ``10s``, ``2m``, ``1h``, seconds), > 0."""
+    from ocpplab_sim.scenario.types import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration greater than 0 is needed")
+    return seconds
+
+
 def _http_url(text: str) -> str:
     return _url(text, ("http", "https"))
 
@@ -113,6 +126,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, default=0, help="seed for repeatable runs (default 0)")
     run.add_argument(
+        "--lease",
+        type=_positive_duration,
+        default=60.0,
+        metavar="DURATION",
+        help="the provisioned CPO expires this long after the harness last renewed it, where "
+        "the gateway offers leases: the most a killed harness leaves behind (default 60s)",
+    )
+    run.add_argument(
         "--strict",
         action="store_true",
         help="validate every OCPP frame both ways against the official schemas",
@@ -156,6 +177,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--heartbeat-grace", type=float, metavar="SECONDS", help="default 30")
     serve.add_argument("--public-base-url", help="base URL written into absolute links")
+    serve.add_argument(
+        "--expiry-sweep",
+        type=_positive_duration,
+        metavar="DURATION",
+        help="how often expired CPOs are deleted (default 30s)",
+    )
     serve.add_argument("--ssl-certfile", help="serve TLS (https, wss) with this certificate")
     serve.add_argument("--ssl-keyfile", help="the certificate's private key")
     add_chargers_parser(commands)
@@ -278,6 +305,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         strict=args.strict,
         on_frame=trace,
+        lease_s=args.lease,
     )
     console = ConsoleReporter(color=False if args.no_color else None)
     record = RunRecord()
@@ -356,6 +384,7 @@ def _serve(args: argparse.Namespace) -> int:
         heartbeat_timeout_factor=args.heartbeat_timeout_factor,
         heartbeat_grace=args.heartbeat_grace,
         public_base_url=args.public_base_url,
+        expiry_sweep_interval=args.expiry_sweep,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
     )

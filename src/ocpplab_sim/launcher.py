@@ -40,6 +40,7 @@ def serve_gateway(
     heartbeat_timeout_factor: float | None = None,
     heartbeat_grace: float | None = None,
     public_base_url: str | None = None,
+    expiry_sweep_interval: float | None = None,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
 ) -> None:
@@ -63,6 +64,8 @@ def serve_gateway(
         options["heartbeat_timeout_factor"] = heartbeat_timeout_factor
     if heartbeat_grace is not None:
         options["heartbeat_grace"] = heartbeat_grace
+    if expiry_sweep_interval is not None:
+        options["expiry_sweep_interval"] = expiry_sweep_interval
     try:
         settings = GatewaySettings.model_validate(options)
     except ValidationError as exc:
@@ -98,6 +101,7 @@ _FLAGS = {
     "heartbeat_timeout_factor": "--heartbeat-timeout-factor",
     "heartbeat_grace": "--heartbeat-grace",
     "public_base_url": "--public-base-url",
+    "expiry_sweep_interval": "--expiry-sweep",
 }
 
 

@@ -12,6 +12,9 @@ chargers connect to the scenario's ``csms.url`` (or ``--csms-url``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -59,6 +62,9 @@ EXIT_INTERRUPTED = 130
 T = TypeVar("T")
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How to reach the platform under test. ``gateway_url=None`` starts the embedded gateway
@@ -70,6 +76,9 @@ class RunOptions:
     seed: int = 0
     strict: bool = False
     on_frame: Callable[[FrameLike], None] | None = None
+    #: the provisioned CPO expires this long after the last renewal (every quarter of it) where
+    #: the gateway offers leases: a harness killed outright leaves it behind that long at most
+    lease_s: float = 60.0
 
 
 class _Teardown:
@@ -371,6 +380,7 @@ class _Run:
             f"CPO {cpo.cpo_id} not deleted: DELETE {gateway_url.rstrip('/')}/ocpi/cpos/"
             f"{cpo.cpo_id} yourself",
         )
+        await self._hold_lease(client, cpo.cpo_id)
         await client.wait_ready(cpo.cpo_id, timeout_s=spec.ready_timeout)
         if spec.ocpp_security_profile:
             # Security profile 1: every charger authenticates with its own password.
@@ -378,6 +388,31 @@ class _Run:
                 if info.password is not None:
                     self.passwords[info.identity] = info.password
         return cpo, neutral_topology(await client.topology(cpo.cpo_id))
+
+    async def _hold_lease(self, client: GatewayClient, cpo_id: str) -> None:
+        """Put the CPO on a short lease renewed while the run lasts (a gateway without leases
+        keeps it until the TTL it was created with; the teardown deletes it either way)."""
+        ttl = max(1, math.ceil(self.options.lease_s))
+        if await client.renew_lease(cpo_id, ttl) is None:
+            logger.info("the gateway offers no lease: CPO %s lives until its TTL", cpo_id)
+            return
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(ttl / 4)
+                try:
+                    await client.renew_lease(cpo_id, ttl)
+                except OcpplabError as exc:
+                    logger.warning("lease of CPO %s not renewed: %s", cpo_id, exc)
+
+        task = asyncio.get_running_loop().create_task(renew(), name=f"lease {cpo_id}")
+
+        async def stop() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        self.teardown.push("stop renewing the lease", stop)
 
     def _frame_observer(self, engine: Engine) -> Callable[[FrameLike], None]:
         extra = self.options.on_frame

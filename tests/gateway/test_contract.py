@@ -37,6 +37,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, int, str | None, bool]] =
     ("GET", "/ocpi/cpos/{cpo_id}/chargers/{identity}", None, 200, None, True),
     ("POST", "/ocpi/cpos/{cpo_id}/chargers/{identity}/commands", CMD, 200, None, True),
     ("GET", "/ocpi/cpos/{cpo_id}/chargers/{identity}/commands", None, 200, None, True),
+    ("POST", "/ocpi/cpos/{cpo_id}/lease", {"ttl_seconds": 600}, 200, None, True),
     ("GET", "/gateway/events", None, 200, None, False),
     ("DELETE", "/ocpi/cpos/{cpo_id}", None, 204, None, True),  # last: it deletes the CPO
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from websockets.exceptions import ConnectionClosed
 
 from ocpplab_sim.gateway import EmbeddedGateway, GatewaySettings, GatewayStartError
@@ -47,9 +48,16 @@ async def test_state_survives_restart(tmp_path: Path):
         assert body["ocpi_peer_url"] == f"{gw.url}/ocpi/peer/{cpo['cpo_id']}/versions"
 
 
-async def test_start_failure_is_reported(tmp_path: Path):
+async def test_settings_refuse_a_database_in_a_missing_folder(tmp_path: Path):
     missing_dir = tmp_path / "no" / "such" / "dir"
-    settings = GatewaySettings(db_url=f"sqlite+aiosqlite:///{missing_dir}/gw.db")
+    with pytest.raises(ValidationError, match="does not exist"):
+        GatewaySettings(db_url=f"sqlite+aiosqlite:///{missing_dir}/gw.db")
+
+
+async def test_start_failure_is_reported(tmp_path: Path):
+    garbage = tmp_path / "gw.db"
+    garbage.write_bytes(b"this is not an SQLite database\n" * 200)
+    settings = GatewaySettings(db_url=f"sqlite+aiosqlite:///{garbage}")
     with pytest.raises(GatewayStartError):
         async with EmbeddedGateway(settings):
             pass

@@ -24,6 +24,8 @@ from .api_models import (
     CpoReport,
     CpoStatus,
     HttpErrorResponse,
+    Lease,
+    LeaseRequest,
     OcpiLocationListResponse,
 )
 from .context import GatewayContext, get_context
@@ -148,6 +150,23 @@ async def get_status(cpo_id: CpoId, ctx: Ctx) -> CpoStatus:
 async def get_cpo(cpo_id: CpoId, request: Request, ctx: Ctx) -> Cpo:
     """Status + metadata for a single CPO (``token_a`` and ``roam_helper`` are null)."""
     return views.cpo_view(await load_cpo(ctx, cpo_id), ctx.base_url(request))
+
+
+@router.post(
+    "/{cpo_id}/lease",
+    response_model=Lease,
+    summary="Renew the CPO's lease",
+    responses={409: {"model": HttpErrorResponse, "description": "the CPO is deleted"}},
+)
+async def renew_lease(cpo_id: CpoId, body: LeaseRequest, ctx: Ctx) -> Lease:
+    """Set the CPO to expire ``ttl_seconds`` from now (a harness renews a short lease while it
+    runs, so a harness killed outright leaves its CPO behind for one lease at most). 409 once
+    the CPO is deleted."""
+    await load_cpo(ctx, cpo_id)
+    expires_at = await ctx.provisioner.renew(int(cpo_id), body.ttl_seconds)
+    if expires_at is None:
+        raise HTTPException(409, f"CPO {cpo_id} is deleted")
+    return Lease(cpo_id=cpo_id, expires_at=expires_at)
 
 
 @router.delete(

@@ -168,6 +168,19 @@ class CpoList(BaseModel):
     limit: int
 
 
+class LeaseRequest(BaseModel):
+    """``POST /ocpi/cpos/{cpo_id}/lease``: the CPO expires ``ttl_seconds`` from now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_seconds: int = Field(ge=1, le=86_400)
+
+
+class Lease(BaseModel):
+    cpo_id: str
+    expires_at: datetime
+
+
 class CpoStatus(BaseModel):
     cpo_id: str
     status: CpoStatusValue

@@ -304,6 +304,17 @@ class Provisioner:
         await self._disconnect(cpo_id)
         return True
 
+    async def renew(self, cpo_id: int, ttl_seconds: int) -> datetime | None:
+        """Make the CPO expire ``ttl_seconds`` from now; None when it is deleted (or unknown)."""
+        async with self._db.write() as session:
+            cpo = await session.get(Cpo, cpo_id)
+            if cpo is None or cpo.status == "deleted":
+                return None
+            now = self._clock()
+            cpo.expires_at = now + timedelta(seconds=ttl_seconds)
+            cpo.updated_at = now
+            return cpo.expires_at
+
     async def sweep_expired(self) -> list[int]:
         """Delete every CPO whose ``expires_at`` has passed; return their ids."""
         async with self._db.read() as session:

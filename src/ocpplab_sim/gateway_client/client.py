@@ -28,6 +28,7 @@ from ocpplab_sim.gateway_client.models import (
     CpoPage,
     CpoReport,
     CpoStatus,
+    Lease,
     OcpiLocationListResponse,
     OcpiLocationResponse,
     Party,
@@ -207,6 +208,23 @@ class GatewayClient:
             if value is not None:
                 body[key] = value
         return self._parse(await self._request("POST", "/ocpi/cpos", json=body), Cpo)
+
+    async def renew_lease(self, cpo_id: str, ttl_seconds: int) -> Lease | None:
+        """Make the CPO expire ``ttl_seconds`` from now (``POST /ocpi/cpos/{cpo_id}/lease``).
+
+        None when the gateway has no such route (404/405 while the CPO itself exists): a gateway
+        without leases keeps the CPO until the ``ttl_seconds`` it was created with.
+        """
+        try:
+            response = await self._request(
+                "POST", f"/ocpi/cpos/{_seg(cpo_id)}/lease", json={"ttl_seconds": ttl_seconds}
+            )
+        except GatewayApiError as exc:
+            if exc.status_code not in (404, 405):
+                raise
+            await self.get_cpo(cpo_id)  # raises when the CPO, not the route, is missing
+            return None
+        return self._parse(response, Lease)
 
     async def cpo_status(self, cpo_id: str) -> CpoStatus:
         """Current provisioning status (``GET /ocpi/cpos/{cpo_id}/status``)."""

@@ -26,6 +26,7 @@ __all__ = [
     "CpoState",
     "CpoStatus",
     "EvseSummary",
+    "Lease",
     "OcpiCoordinates",
     "OcpiLocationListResponse",
     "OcpiLocationResponse",
@@ -108,6 +109,13 @@ class CpoPage(_GatewayModel):
     total: int
     page: int
     limit: int
+
+
+class Lease(_GatewayModel):
+    """When a CPO expires, after ``POST /ocpi/cpos/{cpo_id}/lease`` (reference gateway)."""
+
+    cpo_id: str
+    expires_at: datetime
 
 
 class CpoStatus(_GatewayModel):
