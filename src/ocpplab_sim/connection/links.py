@@ -58,6 +58,13 @@ __all__ = [
     "open_link",
 ]
 
+try:  # the OPEN state of websockets' sans-I/O protocol, for the link's send_nowait
+    from websockets.protocol import State as _WsState
+
+    _WS_OPEN: Any = _WsState.OPEN
+except ImportError:  # pragma: no cover - an older websockets: send_nowait always declines
+    _WS_OPEN = object()
+
 log = logging.getLogger(__name__)
 
 Transport = Literal["websockets", "picows"]
@@ -198,6 +205,19 @@ class _WebsocketsLink(Link):
     def _spawn_close(self, code: int, reason: str) -> None:
         task = asyncio.ensure_future(self._ws.close(code=code, reason=reason))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    def send_nowait(self, message: bytes) -> bool:
+        """What ``send()`` does when nothing would make it wait: the connection open, no
+        fragmented message on its way, the transport not paused (websockets' own protocol
+        object frames the message, its ``send_data`` writes it). Otherwise False: ``send()``
+        waits, or raises as it should."""
+        ws = self._ws
+        protocol = ws.protocol
+        if protocol.state is not _WS_OPEN or ws.send_in_progress is not None or ws.paused:
+            return False
+        protocol.send_text(message)
+        ws.send_data()
+        return True
 
     async def send(self, message: bytes) -> None:
         from websockets.exceptions import ConnectionClosed
