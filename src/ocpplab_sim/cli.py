@@ -24,7 +24,7 @@ from pathlib import Path
 from ocpplab_sim import __version__
 from ocpplab_sim.chargers import add_parser as add_chargers_parser
 from ocpplab_sim.chargers import run as run_chargers
-from ocpplab_sim.errors import InputError, OcpplabError
+from ocpplab_sim.errors import InputError, OcpplabError, ScenarioError
 from ocpplab_sim.load.cli import (
     add_load_parser,
     add_report_parser,
@@ -198,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)  # file:line:col first, as editors jump to it
+        return exc.exit_code
     except OcpplabError as exc:
         print(f"ocpplab-sim: {exc}", file=sys.stderr)
         return exc.exit_code

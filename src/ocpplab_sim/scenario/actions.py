@@ -18,6 +18,7 @@ from ocpplab_sim.scenario.types import (
     ChargerSelection,
     Duration,
     EvseSelection,
+    PositiveDuration,
     Selector,
     Strict,
 )
@@ -156,14 +157,14 @@ class CsmsCall(_Targets):
     action: Annotated[str, Field(min_length=1)]
     payload: dict[str, Any] = Field(default_factory=dict)
     expect: str | None = "Accepted"
-    answer_within: Duration = 10.0
+    answer_within: PositiveDuration = 10.0
 
 
 class CsmsOperation(Expectation):
     """Base of the version-neutral central-system operations (``expect``: the answer's status)."""
 
     expect: str | None = "Accepted"
-    answer_within: Duration = 10.0
+    answer_within: PositiveDuration = 10.0
 
 
 class RemoteStart(CsmsOperation):

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import PrivateAttr
 
-from ocpplab_sim.scenario.types import Duration, Strict
+from ocpplab_sim.scenario.types import PositiveDuration, Strict
 
 __all__ = ["STEP_KEYS", "Action", "Expectation"]
 
@@ -19,17 +19,24 @@ class Action(Strict):
     how long the step may take (an overrun is an error of that step)."""
 
     name: str | None = None
-    timeout: Duration | None = None
+    timeout: PositiveDuration | None = None
     key: ClassVar[str]
     _line: int | None = PrivateAttr(default=None)
+    _column: int | None = PrivateAttr(default=None)
 
     @property
     def line(self) -> int | None:
         """The 1-based line of this step in its file (``None`` when built in code)."""
         return self._line
 
-    def at_line(self, line: int | None) -> Action:
+    @property
+    def column(self) -> int | None:
+        """The 1-based column where this step starts (``None`` when built in code)."""
+        return self._column
+
+    def at_line(self, line: int | None, column: int | None = None) -> Action:
         self._line = line
+        self._column = column
         return self
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ocpplab_sim.errors import ChargePointError, ConnectivityError, ScenarioError
+from ocpplab_sim.errors import ChargePointError, ConnectivityError, ScenarioError, ScenarioIssue
 from ocpplab_sim.scenario.actions import CHARGER_ACTIONS, CSMS_OPERATIONS, ExpectCsms, ExpectReport
 from ocpplab_sim.scenario.events import (
     CheckFinished,
@@ -60,6 +60,7 @@ from ocpplab_sim.scenario.ports import (
     ReportSource,
     StatusSource,
 )
+from ocpplab_sim.scenario.preflight import lifecycle_problems, selector_problems
 from ocpplab_sim.scenario.selectors import SelectionError, select_chargers, select_evses
 from ocpplab_sim.scenario.steps import bind_step, step_label
 from ocpplab_sim.scenario.types import Selector
@@ -155,26 +156,34 @@ class Engine:
         self._counter = 0
         self._stop = False
         self._result = EngineResult()
+        # Chargers a connect step opened (or is opening), and those a disconnect step closed.
+        self._opening: dict[str, asyncio.Future[None]] = {}
+        self._closed: set[str] = set()
 
     def check_selectors(self) -> None:
-        """Resolve every selector before anything runs; ScenarioError (exit 2) names the step.
+        """Before anything runs, resolve every selector against the topology and check the
+        order in which the steps connect, take offline and close each charger (see
+        :mod:`ocpplab_sim.scenario.preflight`); ScenarioError (exit 2) names every such step.
 
-        Selectors with ``${evse}``-style references are resolved when their step runs.
+        Selectors with ``${evse}``-style references are resolved when their step runs (the
+        lifecycle check expands them per ``each`` round).
         """
-        for where, step in self._scenario.all_steps():
-            for name in ("chargers", "evse", "charger"):
-                selector = getattr(step, name, None)
-                if not isinstance(selector, Selector) or selector.deferred:
-                    continue
-                try:
-                    select_evses(selector, self._topology, seed=self._seed)
-                except SelectionError as exc:
-                    raise ScenarioError.single(
-                        str(exc),
-                        path=self._scenario.source,
-                        line=step.line,
-                        field=f"{where}.{step.key}",
-                    ) from exc
+        scenario, topology, seed = self._scenario, self._topology, self._seed
+        problems = selector_problems(scenario, topology, seed=seed)
+        problems = problems or lifecycle_problems(scenario, topology, seed=seed)
+        if problems:
+            raise ScenarioError(
+                [
+                    ScenarioIssue(
+                        problem.message,
+                        scenario.source,
+                        problem.step.line,
+                        problem.step.column,
+                        problem.field,
+                    )
+                    for problem in problems
+                ]
+            )
 
     def observe_frame(self, record: FrameLike) -> None:
         """Feed every OCPP frame here: it times the OCPI latency and explains failed checks."""
@@ -372,6 +381,32 @@ class Engine:
         chargers = select_chargers(step.charger, self._topology, seed=self._seed)
         return [({"charger": c.identity}, f" [charger {c.identity}]") for c in chargers]
 
+    async def _connect(self, identity: str) -> bool:
+        """Connect a charger once: True when this call opened it; a charger already connected
+        (or connecting) is left as it is. One closed by ``disconnect`` cannot connect again."""
+        if identity in self._closed:
+            raise ChargePointError(
+                "disconnect closed it (a clean, final close) and a charger cannot connect again; "
+                "network_loss and reconnect take a charger offline and back"
+            )
+        opening = self._opening.get(identity)
+        if opening is not None:
+            await asyncio.shield(opening)  # raises what the first connect raised
+            return False
+        opening = asyncio.get_running_loop().create_future()
+        opening.add_done_callback(_retrieve)
+        self._opening[identity] = opening
+        try:
+            await self._chargers[identity].start()
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                opening.set_exception(exc)
+            else:
+                opening.cancel()
+            raise
+        opening.set_result(None)
+        return True
+
     def _evses(self, selector: Selector) -> tuple[Evse, ...]:
         return select_evses(selector, self._topology, seed=self._seed)
 
@@ -381,10 +416,15 @@ class Engine:
             return Outcome.PASSED, ""
         if isinstance(step, Connect | Disconnect):
             chargers = select_chargers(step.chargers, self._topology, seed=self._seed)
-            ports = [self._chargers[c.identity] for c in chargers]
-            calls = [port.start() if isinstance(step, Connect) else port.stop() for port in ports]
-            await gather_all(calls, [c.identity for c in chargers])
-            return Outcome.PASSED, f"{len(ports)} charger(s)"
+            names = [c.identity for c in chargers]
+            if isinstance(step, Disconnect):
+                self._closed.update(names)
+                await gather_all([self._chargers[name].stop() for name in names], names)
+                return Outcome.PASSED, f"{len(names)} charger(s)"
+            opened = await gather_all([self._connect(name) for name in names], names)
+            already = len(names) - sum(opened)
+            note = f" ({already} already connected)" if already else ""
+            return Outcome.PASSED, f"{len(names)} charger(s){note}"
         if not isinstance(step, PlugIn | Unplug | StartCharging | StopCharging):
             raise ChargePointError(f"the engine cannot run {step.key!r} yet")
         evses = self._evses(step.evse)
@@ -429,6 +469,12 @@ class Engine:
             duration_s=self._clock() - started,
             kind=step.key,
         )
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Mark a failed connect's exception as seen: the step that started it reports it."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _worst(outcomes: Sequence[Outcome]) -> Outcome:

@@ -50,6 +50,7 @@ from ocpplab_sim.scenario.types import (
     Duration,
     EvseSelection,
     EvseStatus,
+    PositiveDuration,
     Selector,
     Strict,
     parse_duration,
@@ -118,7 +119,7 @@ class GatewaySpec(Strict):
     name_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")] | None = None
     mapping_profile: str | None = None
     ocpp_security_profile: Literal[0, 1] | None = None
-    ready_timeout: Duration = 60.0
+    ready_timeout: PositiveDuration = 60.0
     #: parameters of a parameterised template (``large-network``: locations, chargers_per_location)
     template_params: dict[str, str | int] = Field(default_factory=dict)
 
@@ -169,12 +170,12 @@ class Settings(Strict):
     """Run-wide defaults; every step may override what it names."""
 
     within: Duration = 30.0
-    poll_interval: Duration = 0.2
+    poll_interval: PositiveDuration = 0.2
     id_token: Annotated[str, Field(min_length=1, max_length=20)] = "OCPPLAB0001"
-    meter_interval: Duration = 5.0
-    heartbeat_timeout: Duration = 30.0
+    meter_interval: PositiveDuration = 5.0
+    heartbeat_timeout: PositiveDuration = 30.0
     stop_on_failure: bool = False
-    step_timeout: Duration | None = None
+    step_timeout: PositiveDuration | None = None
 
 
 class LoadSessions(Strict):
@@ -202,23 +203,27 @@ class LoadSpec(Strict):
 
     chargers: Annotated[int, Field(ge=1)] | None = None
     shape: Literal["steady", "ramp", "spike", "soak"] | None = None
-    duration: Duration | None = None
+    duration: PositiveDuration | None = None
     ramp: Duration | None = None
     connect_rate: Annotated[float, Field(gt=0)] | None = None
-    meter_interval: Duration | None = None
+    meter_interval: PositiveDuration | None = None
     sessions: LoadSessions = LoadSessions()
     faults: LoadFaults = LoadFaults()
 
 
 class Connect(Action):
-    """Open the websocket of each selected charger, boot and report status."""
+    """Open the websocket of each selected charger, boot and report status. A charger already
+    connected is left as it is, so ``connect: all`` also connects the ones still offline; one
+    that ``disconnect`` closed cannot connect again (checked before the run starts)."""
 
     key: ClassVar[str] = "connect"
     chargers: ChargerSelection = Selector(kind="all")
 
 
 class Disconnect(Action):
-    """Close the websocket of each selected charger cleanly."""
+    """Close the websocket of each selected charger cleanly, for good: after it the charger
+    neither connects again nor acts (``network_loss`` and ``reconnect`` take one offline and
+    back)."""
 
     key: ClassVar[str] = "disconnect"
     chargers: ChargerSelection = Selector(kind="all")

@@ -28,7 +28,7 @@ from ocpplab_sim.scenario.model import (
     Repeat,
     Settings,
 )
-from ocpplab_sim.scenario.types import _DURATION_SCHEMA, _SELECTOR_SCHEMA
+from ocpplab_sim.scenario.types import _POSITIVE_DURATION_SCHEMA, _SELECTOR_SCHEMA
 
 __all__ = ["SCHEMA_ID", "scenario_schema"]
 
@@ -75,7 +75,7 @@ def scenario_schema() -> dict[str, Any]:
                 "properties": {
                     cls.key: {"anyOf": forms} if len(forms) > 1 else forms[0],
                     "name": {"type": "string", "description": "label in reports"},
-                    "timeout": _DURATION_SCHEMA,
+                    "timeout": _POSITIVE_DURATION_SCHEMA,
                 },
                 "required": [cls.key],
                 "additionalProperties": False,
@@ -136,7 +136,7 @@ def _field_schema(defs: dict[str, Any], model: str, field: str) -> dict[str, Any
 
 
 def _block_params(cls: type) -> dict[str, Any]:
-    common = {"name": {"type": "string"}, "timeout": _DURATION_SCHEMA, "steps": _STEPS}
+    common = {"name": {"type": "string"}, "timeout": _POSITIVE_DURATION_SCHEMA, "steps": _STEPS}
     if cls is Repeat:
         extra: dict[str, Any] = {"times": {"type": "integer", "minimum": 1, "maximum": 10_000}}
         required = ["times", "steps"]

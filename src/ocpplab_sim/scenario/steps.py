@@ -59,7 +59,7 @@ def bind_step(step: Step, bindings: Mapping[str, str]) -> Step:
         return step
     bound = _bind_value(step, bindings)
     assert isinstance(bound, Action)
-    bound.at_line(step.line)
+    bound.at_line(step.line, step.column)
     return bound  # type: ignore[return-value]
 
 

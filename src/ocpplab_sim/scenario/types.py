@@ -6,6 +6,7 @@ JSON Schema of those written forms, so ``ocpplab-sim schema`` describes the file
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -13,47 +14,103 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 __all__ = [
+    "MAX_DURATION_S",
     "ChargerSelection",
     "ConnectorSpec",
     "Duration",
     "EvseSelection",
     "EvseStatus",
+    "PositiveDuration",
     "Selector",
     "Strict",
     "parse_duration",
+    "parse_positive_duration",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_NUMBER_AND_WORD = re.compile(r"^\s*[-+]?\d+(?:\.\d+)?\s*([A-Za-z]+)\s*$")
+_COMPOUND = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h)\s*){2,}$")
+_EXAMPLES = "500ms, 10s, 2m, 1h or a number of seconds"
+#: The longest duration a scenario may write (365 days): anything longer is a typo, and an
+#: unbounded one overflows the event loop's timers.
+MAX_DURATION_S = 365 * 24 * 3600.0
 # A reference such as ${deadline} may stand for any value; the loader substitutes it first.
 _REFERENCE_PATTERN = r"\$\{[^}]+\}"
 
 
 def parse_duration(value: Any) -> float:
-    """``"10s"``, ``"500ms"``, ``"2m"``, ``"1h"`` or a number of seconds → seconds (float ≥ 0)."""
+    """``"10s"``, ``"500ms"``, ``"2m"``, ``"1h"`` or a number of seconds → seconds (float ≥ 0).
+
+    One number and one unit (``ms``, ``s``, ``m``, ``h``; none: seconds). ``ValueError`` says
+    what is wrong: not a duration, an unknown unit, negative, not finite, or longer than
+    :data:`MAX_DURATION_S`.
+    """
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as 10s, 500ms or 2m")
+        raise ValueError(f"expected a duration such as {_EXAMPLES}, got {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
     elif isinstance(value, str) and (match := _DURATION.match(value)):
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    elif isinstance(value, str) and value.strip().startswith("-"):
+        raise ValueError(f"a duration cannot be negative, got {value!r}")
+    elif isinstance(value, str) and _COMPOUND.match(value):
+        raise ValueError(f"a duration is one number and one unit (90m, not 1h30m), got {value!r}")
+    elif isinstance(value, str) and (unit := _NUMBER_AND_WORD.match(value)):
+        raise ValueError(
+            f"unknown unit {unit.group(1)!r} in the duration {value!r}; the units are ms, s, m "
+            "and h"
+        )
     else:
-        raise ValueError(f"expected a duration such as 10s, 500ms or 2m, got {value!r}")
+        raise ValueError(f"expected a duration such as {_EXAMPLES}, got {value!r}")
+    if math.isnan(seconds):
+        raise ValueError(f"a duration must be a number, got {value!r}")
     if seconds < 0:
-        raise ValueError("a duration cannot be negative")
+        raise ValueError(f"a duration cannot be negative, got {value!r}")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"a duration is at most 365 days (8760h), got {value!r}")
+    return seconds
+
+
+def parse_positive_duration(value: Any) -> float:
+    """:func:`parse_duration`, refusing 0 (an interval or a timeout must be longer than 0)."""
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"must be longer than 0, got {value!r}")
     return seconds
 
 
 _DURATION_SCHEMA: dict[str, Any] = {
-    "description": "a duration: 500ms, 10s, 2m, 1h, or a number of seconds",
+    "description": "a duration: 500ms, 10s, 2m, 1h, or a number of seconds (at most 365 days)",
     "anyOf": [
-        {"type": "number", "minimum": 0},
+        {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
         {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
+        {"type": "string", "pattern": _REFERENCE_PATTERN},
+    ],
+}
+_POSITIVE_DURATION_SCHEMA: dict[str, Any] = {
+    "description": "a duration longer than 0: 500ms, 10s, 2m, 1h, or a number of seconds",
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION_S},
+        {
+            "type": "string",
+            "pattern": r"^\s*(?=[\d.]*[1-9])\d+(\.\d+)?\s*(ms|s|m|h)?\s*$",
+        },
         {"type": "string", "pattern": _REFERENCE_PATTERN},
     ],
 }
 
 Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
+#: A duration that must be longer than 0: intervals (``meter_interval``, ``poll_interval``) and
+#: timeouts, where 0 would mean a busy loop or an immediate failure.
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(parse_positive_duration),
+    WithJsonSchema(_POSITIVE_DURATION_SCHEMA),
+]
 
 
 class EvseStatus(StrEnum):
