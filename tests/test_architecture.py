@@ -41,7 +41,13 @@ ALLOWED: dict[str, set[str]] = {
     "entry": {"cli"},
     "gateway": set(),
     "load": {"fleet", "errors", "launcher", "gateway_client", "ocpi_client", "scenario"},
+    "units": {"errors"},
 }
+# units, the grammar of typed values (durations, URLs), is open to every package but the
+# standalone gateway, like errors
+for _layer_name, _allowed in ALLOWED.items():
+    if _layer_name not in {"gateway", "units"}:
+        _allowed.add("units")
 
 
 def _layer(path: Path) -> str:

@@ -108,7 +108,7 @@ async def test_sigterm_stops_the_process_with_a_summary() -> None:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    assert proc.returncode == 0, stderr.decode()
+    assert proc.returncode == 130, stderr.decode()
     assert "2/2 connected" in stdout.decode()
     assert "BootNotification" in stdout.decode()
 

@@ -2,7 +2,10 @@
 
 They connect to ``{csms_url}/{identity}``, boot, report status, heartbeat and answer whatever the
 central system sends, until ``--duration`` ends or SIGINT/SIGTERM; then a summary: messages by
-action, errors, reconnects. Exit codes: 0 done, 2 bad input, 3 the central system is unreachable.
+action, errors, reconnects. Exit codes: 0 done, 2 bad input, 3 the central system is unreachable
+(or accepted no charger before the duration ended), 130 stopped by SIGINT or SIGTERM (after the
+teardown and the summary; a second signal stops waiting for the chargers to close), 141 standard
+output closed (``| head``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
+import os
 import signal
+import ssl
 import sys
 import time
 from collections import Counter
@@ -19,13 +25,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ocpplab_sim.errors import CsmsUnreachable, InputError
+from ocpplab_sim.errors import CsmsUnreachable, InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet, FrameRecord
+from ocpplab_sim.fleet.chargepoint import ssl_context_for
 from ocpplab_sim.fleet.trace import JsonlTrace
+from ocpplab_sim.units import DURATION_EXAMPLES, parse_duration, parse_url
 
 __all__ = ["Summary", "add_parser", "run", "run_async"]
 
 EXIT_OK, EXIT_INPUT, EXIT_UNREACHABLE = 0, 2, 3
+EXIT_INTERRUPTED, EXIT_STDOUT_CLOSED = 130, 141
+_MAX_COUNT = 1_000_000
+_MAX_CONNECTORS = 100
+_START_GRACE_S = 2.0
+_TEARDOWN_S = 10.0  # the longest wait for the chargers to close
+
+
+def _duration(text: str) -> float:
+    """An argparse type: the one duration grammar (``ocpplab_sim.units``). A negative number is
+    let through, for ``--duration must be > 0`` to refuse it with the other input checks."""
+    try:
+        if text.strip().startswith("-"):
+            return -parse_duration(text.strip()[1:])
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,15 +57,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser = subparsers.add_parser(
         "chargers",
         help="run live simulated charge points against a central system",
+        usage="%(prog)s --csms-url URL [--count N] [options]  (--help: all)",
         description="Run N simulated OCPP charge points against any central system until the "
-        "duration ends or Ctrl-C/SIGTERM, then print a summary.",
+        "duration ends or Ctrl-C/SIGTERM, then print a summary. Durations: "
+        + DURATION_EXAMPLES
+        + ".",
+        epilog="Exit codes: 0 done · 2 invalid input · 3 the central system could not be used "
+        "(or accepted no charger before the duration ended) · 130 stopped by SIGINT or SIGTERM "
+        "(teardown and summary first; a second signal stops waiting for the chargers to "
+        "close) · 141 standard output closed.",
     )
     parser.add_argument("--csms-url", required=True, help="ws:// or wss:// base URL")
     parser.add_argument("--count", type=int, default=1, help="number of charge points")
     parser.add_argument("--ocpp-version", choices=["1.6", "2.0.1"], default="1.6")
     parser.add_argument("--connectors", type=int, default=1, help="EVSEs per charge point")
     parser.add_argument(
-        "--duration", type=float, help="seconds to run (default: until interrupted)"
+        "--duration",
+        type=_duration,
+        help="how long to run once the fleet is up, e.g. 90s or 10m (default: until "
+        "interrupted); a fleet still starting when it has passed stops too",
     )
     parser.add_argument("--id-prefix", default="SIM-", help="identities are PREFIX0001, ...")
     parser.add_argument("--password", help="HTTP Basic password (security profile 1/2)")
@@ -89,20 +123,41 @@ class Summary:
 
 
 def _configs(args: argparse.Namespace) -> list[ChargePointConfig]:
-    if args.count < 1 or args.connectors < 1:
-        raise InputError("--count and --connectors must be at least 1")
-    if args.duration is not None and args.duration <= 0:
+    try:
+        parse_url(args.csms_url, ("ws", "wss"), what="--csms-url")
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    if not 1 <= args.count <= _MAX_COUNT:
+        raise InputError(f"--count must be from 1 to {_MAX_COUNT:,}, got {args.count}")
+    if not 1 <= args.connectors <= _MAX_CONNECTORS:
+        raise InputError(f"--connectors must be from 1 to {_MAX_CONNECTORS}, got {args.connectors}")
+    if args.duration is not None and not (args.duration > 0 and math.isfinite(args.duration)):
         raise InputError("--duration must be > 0")
+    bad = sorted(
+        {ch for ch in args.id_prefix if ch in "/?#%\\" or not ch.isprintable() or ch.isspace()}
+    )
+    if bad:
+        raise InputError(
+            f"--id-prefix {args.id_prefix!r}: {' '.join(map(repr, bad))} cannot be in a charger "
+            "identity (it is a path segment of the websocket URL)"
+        )
     if (args.cert is None) != (args.key is None):
         raise InputError("--cert and --key go together")
-    for path in (args.ca, args.cert, args.key):
+    for flag, path in (("--ca", args.ca), ("--cert", args.cert), ("--key", args.key)):
         if path is not None and not path.is_file():
-            raise InputError(f"{path}: no such file")
-    if args.trace is not None and not args.trace.parent.exists():
-        raise InputError(f"{args.trace}: the folder {args.trace.parent} does not exist")
+            raise InputError(f"{flag} {path}: no such file")
+    if args.trace is not None:
+        if args.trace.is_dir():
+            raise InputError(f"--trace {args.trace}: is a folder; give a file name")
+        if not args.trace.parent.is_dir():
+            raise InputError(f"{args.trace}: the folder {args.trace.parent} does not exist")
+        if not os.access(args.trace.parent, os.W_OK):
+            raise InputError(
+                f"--trace {args.trace}: the folder {args.trace.parent} is not writable"
+            )
     width = max(4, len(str(args.count)))
     try:
-        return [
+        configs = [
             ChargePointConfig(
                 identity=f"{args.id_prefix}{n:0{width}d}",
                 ocpp_version=args.ocpp_version,
@@ -119,12 +174,35 @@ def _configs(args: argparse.Namespace) -> list[ChargePointConfig]:
         ]
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+    _check_tls(configs[0])
+    return configs
+
+
+def _check_tls(config: ChargePointConfig) -> None:
+    """The CA bundle and client certificate load (every charger reads the same files)."""
+    try:
+        ssl_context_for(config)
+    except (ssl.SSLError, OSError) as exc:
+        files = " ".join(
+            f"{flag} {path}"
+            for flag, path in (
+                ("--ca", config.ca_file),
+                ("--cert", config.cert_file),
+                ("--key", config.key_file),
+            )
+            if path is not None
+        )
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        raise InputError(
+            f"{files}: not a usable PEM CA bundle / certificate and key: {reason}"
+        ) from exc
 
 
 async def run_async(
     args: argparse.Namespace, *, stop: asyncio.Event | None = None, out: TextIO = sys.stdout
 ) -> int:
-    """The command inside a running loop; ``stop`` ends it early (signals set it too)."""
+    """The command inside a running loop; ``stop`` ends it early (signals set it too, and the
+    exit code is then 130)."""
     try:
         configs = _configs(args)
     except InputError as exc:
@@ -140,32 +218,94 @@ async def run_async(
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    signals: list[signal.Signals] = []
+    abort = asyncio.Event()
+
+    def interrupted(signum: signal.Signals) -> None:
+        signals.append(signum)
+        if len(signals) == 1:
+            print(f"ocpplab-sim chargers: {signum.name}: stopping", file=sys.stderr, flush=True)
+            stop.set()
+        else:
+            print(
+                f"ocpplab-sim chargers: {signum.name} again: not waiting for the chargers to close",
+                file=sys.stderr,
+                flush=True,
+            )
+            abort.set()
+
     handled: list[signal.Signals] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, interrupted, signum)
             handled.append(signum)
     fleet = Fleet(configs, on_frame=observe)
     began = time.monotonic()
+    code = EXIT_OK
     try:
+        starting = asyncio.ensure_future(fleet.start_all())
+        stopping = asyncio.ensure_future(stop.wait())
         try:
-            await fleet.start_all()
+            await asyncio.wait(
+                {starting, stopping}, timeout=args.duration, return_when=asyncio.FIRST_COMPLETED
+            )
+            if starting.done():
+                starting.result()  # CsmsUnreachable, or another failure of a charger
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping, args.duration)
+            elif not stop.is_set():  # the duration passed while the fleet was still starting
+                booted = sum(cp.protocol.registered for cp in fleet)
+                print(
+                    "ocpplab-sim chargers: the duration ended while the fleet was starting "
+                    f"({booted}/{len(configs)} booted: BootNotification accepted)",
+                    file=sys.stderr,
+                )
+                if booted == 0:
+                    code = EXIT_UNREACHABLE
         except CsmsUnreachable as exc:
             print(f"ocpplab-sim chargers: central system unreachable: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), args.duration)
+        except OcpplabError as exc:
+            print(f"ocpplab-sim chargers: {exc}", file=sys.stderr)
+            code = exc.exit_code
+        finally:
+            if stop.is_set() and not starting.done():
+                # a signal while the fleet boots: the boots under way get a moment to finish,
+                # so the summary says who was there
+                await asyncio.wait({starting}, timeout=_START_GRACE_S)
+            for task in (starting, stopping):
+                task.cancel()
+            await asyncio.gather(starting, stopping, return_exceptions=True)
     finally:
         summary.connected = sum(cp.connected for cp in fleet)
         summary.reconnects = sum(cp.reconnects for cp in fleet)
-        await fleet.stop_all()
+        closing = asyncio.ensure_future(fleet.stop_all())
+        aborting = asyncio.ensure_future(abort.wait())
+        await asyncio.wait({closing, aborting}, timeout=_TEARDOWN_S, return_when="FIRST_COMPLETED")
+        for task in (closing, aborting):
+            task.cancel()
+        await asyncio.gather(closing, aborting, return_exceptions=True)
         summary.seconds = time.monotonic() - began
         for signum in handled:
             loop.remove_signal_handler(signum)
         if trace is not None:
             trace.close()
-    summary.print(out)
-    return EXIT_OK
+    try:
+        summary.print(out)
+        out.flush()
+    except BrokenPipeError:
+        _silence(out)
+        return EXIT_STDOUT_CLOSED
+    return EXIT_INTERRUPTED if signals else code
+
+
+def _silence(out: TextIO) -> None:
+    """``out`` is a closed pipe: what is still buffered, and the interpreter's last flush, go to
+    /dev/null instead of raising BrokenPipeError again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,20 +9,23 @@ everything runs in the calling process (no subprocess), which is what tests use.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import queue
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
 from ocpplab_sim.load.shard import Shard
 from ocpplab_sim.load.sink import run_fast
-from ocpplab_sim.load.worker import WorkerPlan, run_worker
+from ocpplab_sim.load.stop import ABORT, STOP, Either, StopFlag, new_flag
+from ocpplab_sim.load.worker import INTERRUPTED_WIND_DOWN_S, WorkerPlan, run_worker
 
-__all__ = ["LOAD_REPORT_KIND", "LoadRunResult", "run_load", "timeline_point"]
+__all__ = ["LOAD_REPORT_KIND", "LOAD_REPORT_VERSION", "LoadRunResult", "run_load", "timeline_point"]
 
 LOAD_REPORT_KIND = "ocpplab-sim/load-run"
 LOAD_REPORT_VERSION = 1
@@ -36,9 +39,26 @@ class LoadRunResult:
     metrics: LoadMetrics
 
 
-def _worker_process(plan: WorkerPlan, out: Any) -> None:
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _worker_process(plan: WorkerPlan, out: Any, parent: StopFlag) -> None:
+    # Started with SIGINT and SIGTERM blocked (see _run_processes): a Ctrl-C reaches the whole
+    # process group, and must stop this worker like its parent, not end it in a traceback.
+    own = new_flag()
+
+    def interrupted(signum: int, frame: object) -> None:
+        own.value = ABORT if own.value else STOP
+
+    for signum in _SIGNALS:
+        signal.signal(signum, interrupted)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+    def publish(snapshot: dict[str, Any]) -> None:
+        out.put(("snapshot", snapshot))
+
     try:
-        metrics = run_fast(run_worker(plan, lambda snap: out.put(("snapshot", snap))))
+        metrics = run_fast(run_worker(plan, publish, Either(own, parent)))
         out.put(("done", plan.worker, metrics))
     except BaseException as exc:  # the parent must learn of any death, whatever it was
         out.put(("failed", plan.worker, f"{type(exc).__name__}: {exc}"))
@@ -90,12 +110,16 @@ def run_load(
     progress: Callable[[dict[str, Any]], None] | None = None,
     settings: dict[str, Any] | None = None,
     observe: Callable[[dict[str, Any]], None] | None = None,
+    stop: StopFlag | None = None,
 ) -> LoadRunResult:
     """Run the shard's part of the fleet and return the merged report.
 
     ``workers="auto"`` uses one process per core. ``observe`` sees every worker snapshot as it
     arrives, and the ``status_only`` ones a worker sends within a tick of a watched charger's
-    StatusNotification (what an OCPI probe waits for). Raises RuntimeError if a worker dies.
+    StatusNotification (what an OCPI probe waits for). ``stop`` ends the run early when raised
+    (``STOP``: wind down and report what was measured; ``ABORT``: stop waiting for that too).
+    A worker that dies or does not finish is counted (``errors.worker_failed``) and named in
+    the report's ``worker_failures``; the other workers' metrics are kept.
     """
     shard = shard or Shard()
     count = (os.cpu_count() or 1) if workers == "auto" else int(workers)
@@ -104,6 +128,7 @@ def run_load(
     snapshots: dict[int, list[dict[str, Any]]] = {}
     timeline: list[dict[str, Any]] = []
     finals: dict[int, dict[str, Any]] = {}
+    failures: list[str] = []
 
     def take(snapshot: dict[str, Any]) -> None:
         if observe is not None:
@@ -121,14 +146,16 @@ def run_load(
 
     if len(plans) <= 1:
         for worker_plan in plans:
-            finals[worker_plan.worker] = asyncio.run(run_worker(worker_plan, take))
+            finals[worker_plan.worker] = asyncio.run(run_worker(worker_plan, take, stop))
     else:
-        finals = _run_processes(plans, take)
+        finals, failures = _run_processes(plans, take, stop if stop is not None else new_flag())
     for second in sorted(s for s in snapshots if s >= 0):
         timeline.append(timeline_point(second, snapshots.pop(second)))
     totals = LoadMetrics()
     for final in finals.values():
         totals.merge(LoadMetrics.from_dict(final))
+    if failures:
+        totals.count("errors.worker_failed", len(failures))
     report = {
         "kind": LOAD_REPORT_KIND,
         "version": LOAD_REPORT_VERSION,
@@ -141,46 +168,75 @@ def run_load(
         "metrics": totals.to_dict(),
         "timeline": sorted(timeline, key=lambda point: point["t"]),
     }
+    if failures:
+        report["worker_failures"] = failures
     return LoadRunResult(report, totals)
 
 
 def _run_processes(
-    plans: list[WorkerPlan], take: Callable[[dict[str, Any]], None]
-) -> dict[int, dict[str, Any]]:
+    plans: list[WorkerPlan], take: Callable[[dict[str, Any]], None], stop: StopFlag
+) -> tuple[dict[int, dict[str, Any]], list[str]]:
+    """Run each plan in its own process; their final metrics by worker, and what failed."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    processes = [context.Process(target=_worker_process, args=(p, out), daemon=True) for p in plans]
-    for process in processes:
-        process.start()
+    shared = context.RawValue("i", 0)  # the parent's word to every worker: lock-free
+    processes = [
+        context.Process(target=_worker_process, args=(p, out, shared), daemon=True) for p in plans
+    ]
+    with _signals_blocked():  # held pending, not lost; the workers inherit the mask
+        for process in processes:
+            process.start()
     finals: dict[int, dict[str, Any]] = {}
+    failed: dict[int, str] = {}
     deadline = time.monotonic() + max(p.shape.duration_s for p in plans) + 120
+    stopped = False
     try:
-        while len(finals) < len(plans):
+        while len(finals) + len(failed) < len(plans):
+            level = stop.value
+            if level > shared.value:
+                shared.value = level
+            if level >= STOP and not stopped:
+                stopped = True
+                deadline = min(deadline, time.monotonic() + INTERRUPTED_WIND_DOWN_S + 5)
+            if level >= ABORT:
+                deadline = min(deadline, time.monotonic() + 2)
+            if time.monotonic() > deadline:
+                for number in range(len(plans)):
+                    if number not in finals and number not in failed:
+                        failed[number] = f"load worker {number} did not finish in time"
+                break
             try:
-                kind, *rest = out.get(timeout=1.0)
+                kind, *rest = out.get(timeout=0.2)
             except queue.Empty:
-                _check_alive(processes, deadline)
+                for number, process in enumerate(processes):
+                    if process.exitcode not in (None, 0) and number not in finals:
+                        failed.setdefault(
+                            number, f"load worker {number} died (exit code {process.exitcode})"
+                        )
                 continue
             if kind == "snapshot":
                 take(rest[0])
             elif kind == "done":
                 finals[rest[0]] = rest[1]
             else:
-                raise RuntimeError(f"load worker {rest[0]} failed: {rest[1]}")
+                failed[rest[0]] = f"load worker {rest[0]} failed: {rest[1]}"
     finally:
+        shared.value = max(shared.value, STOP)  # whatever ended the wait: the workers stop too
         for process in processes:
-            process.join(timeout=10)
+            process.join(timeout=10 if stop.value < ABORT else 1)
             if process.is_alive():
                 process.terminate()
-    return finals
+                process.join(timeout=5)
+    return finals, [failed[number] for number in sorted(failed)]
 
 
-def _check_alive(processes: list[Any], deadline: float) -> None:
-    if time.monotonic() > deadline:
-        raise RuntimeError("load workers did not finish in time")
-    dead = [p for p in processes if p.exitcode not in (None, 0)]
-    if dead:
-        raise RuntimeError(f"a load worker died (exit code {dead[0].exitcode})")
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _describe(plan: WorkerPlan) -> dict[str, Any]:

@@ -8,6 +8,7 @@ the create body (``POST /ocpi/cpos``). The CPO is deleted at the end whatever ha
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -18,6 +19,8 @@ from ocpplab_sim.launcher import embedded_gateway
 from ocpplab_sim.load.worker import ChargerSpec
 
 __all__ = ["ProvisionedNetwork", "parse_template_params", "provisioned"]
+
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ def parse_template_params(items: list[str] | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InputError(f"--template-param wants NAME=VALUE, got {item!r}")
-        params[key] = int(value) if value.lstrip("-").isdigit() else value
+        params[key] = int(value) if _INTEGER.fullmatch(value) else value
     return params
 
 

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import ipaddress
+import logging
 import os
 import random
 import time
@@ -28,11 +29,14 @@ from ocpplab_sim.load.gcfreeze import StormFreezer
 from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
 from ocpplab_sim.load.shapes import LoadShape
 from ocpplab_sim.load.shard import synthetic_identity
+from ocpplab_sim.load.stop import ABORT, StopFlag
 
 __all__ = ["ChargerSpec", "WorkerPlan", "rare_gc", "rss_kb", "run_worker", "source_address"]
 
 VersionMix = Literal["1.6", "2.0.1", "mixed"]
 Validation = Literal["strict", "lenient", "off"]
+
+log = logging.getLogger(__name__)
 
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
 _FIRST_SOURCE = int(ipaddress.IPv4Address("127.0.0.2"))
@@ -176,12 +180,22 @@ class _State:
 
 
 _CUT_OFF_S = 2.0
+#: the longest wind-down after an interrupt (a Kubernetes pod has 30 s from SIGTERM to SIGKILL)
+INTERRUPTED_WIND_DOWN_S = 10.0
 
 
 class _Worker:
-    def __init__(self, plan: WorkerPlan, publish: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self,
+        plan: WorkerPlan,
+        publish: Callable[[dict[str, Any]], None],
+        stop: StopFlag | None = None,
+    ) -> None:
         self.plan = plan
         self.publish = publish
+        self.stop = stop
+        self.interrupted = False
+        self.warned: set[str] = set()
         self.state = _State()
         self.rng = random.Random(plan.seed * 7919 + plan.worker)
         self.idle: deque[int] = deque(range(plan.first, plan.last))
@@ -242,20 +256,40 @@ class _Worker:
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        """A task ended: an exception nothing expected is counted and logged, not left for the
+        loop to print as "Task exception was never retrieved"."""
+        self.tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.error(f"errors.internal.{type(exc).__name__}")
+            self.warn_once(f"{type(exc).__name__}: {exc}", exc)
 
     async def connect(self, number: int) -> None:
-        config = self.plan.config(number)
-        watched = self.on_watched_frame if config.identity in self.watch else None
-        point = SimulatedChargePoint(config, on_frame=watched, on_call=self.on_call)
         started = time.monotonic()
         try:
-            await point.start()
-        except OcpplabError as exc:
-            self.error(f"errors.connect.{type(exc).__name__}")
-            await point.stop()
-            self.idle.append(number)
-            return
+            config = self.plan.config(number)
+            watched = self.on_watched_frame if config.identity in self.watch else None
+            point = SimulatedChargePoint(config, on_frame=watched, on_call=self.on_call)
+            try:
+                await point.start()
+            except asyncio.CancelledError:
+                # the run ended while this charger was still connecting and booting: not a
+                # failure of the central system (a handshake never answered shows as nothing
+                # connected)
+                self.state.metrics.count("connecting_at_stop")
+                raise
+            except Exception as exc:  # OcpplabError, or what a library let through: counted
+                self.error(f"errors.connect.{type(exc).__name__}")
+                if not isinstance(exc, OcpplabError):
+                    self.warn_once(f"{config.identity}: {type(exc).__name__}: {exc}", exc)
+                await point.stop()
+                self.idle.append(number)
+                return
         finally:
             self.connecting -= 1
         self.state.metrics.record("connect+boot", time.monotonic() - started)
@@ -263,6 +297,15 @@ class _Worker:
         self.state.booted += 1
         self.connected[number] = point
         self.free.add(number)
+
+    def warn_once(self, message: str, exc: BaseException) -> None:
+        """Log the first error of each kind (a fleet of thousands fails the same way)."""
+        kind = type(exc).__name__
+        if kind not in self.warned:
+            self.warned.add(kind)
+            log.warning(
+                "load worker %d: %s (further %s not logged)", self.plan.worker, message, kind
+            )
 
     async def disconnect(self, number: int) -> None:
         point = self.connected.pop(number)
@@ -356,6 +399,7 @@ class _Worker:
         finally:
             freezer.close()
         self.stopping = True
+        await self.drain()
         await self.wind_down()
         self.state.metrics.count("unanswered", 0)
         self.state.metrics.count("in_flight_at_stop", 0)
@@ -370,7 +414,11 @@ class _Worker:
         next_report = plan.report_every_s
         last = 0.0
         booted = 0
+        stop = self.stop
         while True:
+            if stop is not None and stop.value:
+                self.interrupted = True
+                break
             elapsed = time.monotonic() - start
             target = plan.shape.tick(elapsed)
             if target is None:
@@ -411,21 +459,64 @@ class _Worker:
             booted = self.state.booted
             await asyncio.sleep(plan.tick_s)
 
+    async def drain(self) -> None:
+        """Give the CALLs in flight when the run ended up to ``_CUT_OFF_S`` for their answer
+        (what is still unanswered at the close is then older than that: ``unanswered``; a CALL
+        sent meanwhile that the close cuts off is ``in_flight_at_stop``)."""
+        waiting: dict[SimulatedChargePoint, str] = {}
+        for point in self.connected.values():
+            session = point.protocol.session
+            if session.in_flight is not None:
+                waiting[point] = session.uid
+        deadline = time.monotonic() + _CUT_OFF_S
+        while waiting and time.monotonic() < deadline:
+            if self.stop is not None and self.stop.value >= ABORT:
+                return
+            await asyncio.sleep(0.05)
+            waiting = {
+                point: uid
+                for point, uid in waiting.items()
+                if point.protocol.session.in_flight is not None
+                and point.protocol.session.uid == uid
+            }
+
     async def wind_down(self) -> None:
+        """Cancel what runs, close every charger; bounded by ``stop_timeout_s`` (after an
+        interrupt by ``INTERRUPTED_WIND_DOWN_S`` too), cut short by ``ABORT``."""
         for task in list(self.tasks):
             task.cancel()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.plan.stop_timeout_s):
-                await asyncio.gather(*self.tasks, return_exceptions=True)
-                await asyncio.gather(*(p.stop() for p in self.connected.values()))
+
+        async def close_all() -> None:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            await asyncio.gather(*(p.stop() for p in self.connected.values()))
+
+        limit = self.plan.stop_timeout_s
+        if self.interrupted:
+            limit = min(limit, INTERRUPTED_WIND_DOWN_S)
+        closing = asyncio.ensure_future(close_all())
+        deadline = time.monotonic() + limit
+        while not closing.done() and time.monotonic() < deadline:
+            if self.stop is not None and self.stop.value >= ABORT:
+                break
+            await asyncio.wait({closing}, timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+        if not closing.done():
+            closing.cancel()
+            with contextlib.suppress(BaseException):
+                await closing
+            self.state.metrics.count("wind_down_cut_short")
         self.state.metrics.count("reconnects", sum(p.reconnects for p in self.connected.values()))
         self.connected.clear()
 
 
-async def run_worker(plan: WorkerPlan, publish: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Run ``plan`` until its shape ends; return the worker's metrics (``LoadMetrics.to_dict``)."""
+async def run_worker(
+    plan: WorkerPlan,
+    publish: Callable[[dict[str, Any]], None],
+    stop: StopFlag | None = None,
+) -> dict[str, Any]:
+    """Run ``plan`` until its shape ends, or until ``stop`` is raised (polled every tick); return
+    the worker's metrics (``LoadMetrics.to_dict``), what was measured so far when stopped."""
     with rare_gc():
-        return await _Worker(plan, publish).run()
+        return await _Worker(plan, publish, stop).run()
 
 
 @contextlib.contextmanager
