@@ -89,8 +89,8 @@ def normalize_db_url(value: str) -> str:
     except ArgumentError:
         raise ValueError(f"{value!r} is not a database URL (e.g. {_DB_EXAMPLES})") from None
     backend = url.get_backend_name()
+    rest = value.split("://", 1)[1] if "://" in value else ""
     if backend == "sqlite":
-        url = url.set(drivername="sqlite+aiosqlite")
         database = url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             path = Path(database)
@@ -99,7 +99,6 @@ def normalize_db_url(value: str) -> str:
             if not path.parent.is_dir():
                 raise ValueError(f"the folder {path.parent} of {database} does not exist")
     elif backend == "postgresql":
-        url = url.set(drivername="postgresql+asyncpg")
         try:
             import asyncpg  # type: ignore[import-not-found]  # noqa: F401
         except ImportError:
@@ -110,4 +109,6 @@ def normalize_db_url(value: str) -> str:
             raise ValueError(f"a PostgreSQL URL names a host and a database, e.g. {_DB_EXAMPLES}")
     else:
         raise ValueError(f"{backend} is not supported: use SQLite or PostgreSQL ({_DB_EXAMPLES})")
-    return url.render_as_string(hide_password=False)
+    # the async driver, the rest of the URL as written (rendering it again would escape it)
+    driver = "sqlite+aiosqlite" if backend == "sqlite" else "postgresql+asyncpg"
+    return f"{driver}://{rest}"
