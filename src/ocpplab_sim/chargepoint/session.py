@@ -43,6 +43,9 @@ __all__ = ["CallObserver", "Kind", "Op", "Session", "Ticket"]
 
 log = logging.getLogger("ocpplab_sim.chargepoint")
 
+_dumps = orjson.dumps
+_NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
+
 Payload = dict[str, Any]
 Kind = Literal["tx", "status", "call", "boot", "security", "barrier"]
 #: Told of every CALL once it is over: ``out`` for the charge point's own (seconds from its
@@ -66,9 +69,9 @@ class Op:
     #: a driver's future-like object (``done()``, ``set_result(None)``) set once the op is
     #: done: what an asyncio driver awaits, without a callback made per action
     waker: Any = None
-
-    def __init__(self) -> None:
-        self._open = 1  # held by whoever is building it, until it releases it
+    #: held open by whoever builds it, until it releases it (a class default: no __init__ to run
+    #: for the op of every action; the first hold or release gives the op its own count)
+    _open = 1
 
     @property
     def done(self) -> bool:
@@ -81,13 +84,7 @@ class Op:
     def release(self) -> None:
         self._open -= 1
         if self._open == 0:
-            waker = self.waker  # _settled(), inline: every action ends here
-            if waker is not None:
-                self.waker = None
-                if not waker.done():
-                    waker.set_result(None)
-            if self._callback is not None:
-                self._settled()
+            self._settled()
 
     def fail(self, error: BaseException) -> None:
         if self.error is None:
@@ -266,7 +263,7 @@ class Session:
                 elif ticket.lost:
                     note = "again after reconnect"
                 self.on_frame(FrameRecord(now, "out", self.identity, array, note))
-            self.outbox.append(orjson.dumps(array, option=orjson.OPT_NON_STR_KEYS))
+            self.outbox.append(_dumps(array, option=_NON_STR_KEYS))
             return
 
     def frames_to_send(self) -> list[bytes]:
@@ -453,9 +450,10 @@ class Session:
                 ticket.then(payload, now)
             except ChargePointError as exc:  # the station refused what the answer allowed
                 self._refused(op, exc)
-        # the adapter digests the answer before the next message is translated (a 1.6
-        # transactionId); what the answer implies runs after this message left the queue
-        commands = self.adapter.on_result(call, payload)
+        # the adapter digests the answer to a message with an intent before the next message is
+        # translated (a 1.6 transactionId); what the answer implies runs after this message left
+        # the queue
+        commands = self.adapter.on_result(call, payload) if call.intent is not None else None
         if commands and op is not None and not held:
             op.hold()
             held = True
@@ -497,7 +495,9 @@ class Session:
         op = ticket.op
         if op is not None:
             ticket.op = None
-            op.release()
+            op._open -= 1  # release(), inline: every CALL ends here
+            if op._open == 0:
+                op._settled()
         if self.fifo or self.boot is not None:
             self.pump(now)
 

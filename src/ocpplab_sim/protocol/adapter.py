@@ -316,7 +316,9 @@ class Adapter(abc.ABC):
         self._sent_status.clear()
 
     def on_result(self, call: OutgoingCall, response: Payload) -> list[Command]:
-        """Digest the answer to ``call``; returns commands (e.g. :class:`Deauthorize`)."""
+        """Digest the answer to ``call``, a CALL made for a station intent (the session asks for
+        no other: a plain CALL has nothing to tell the adapter); returns commands (e.g.
+        :class:`Deauthorize`)."""
         return []
 
     @abc.abstractmethod
