@@ -73,10 +73,8 @@ class Op:
     #: for the op of every action; the first hold or release gives the op its own count)
     _open = 1
 
-    @property
-    def done(self) -> bool:
-        """Nothing of it waits any more, or a step failed (nobody need wait for the rest)."""
-        return self._open == 0 or self.error is not None
+    #: nothing of it waits any more, or a step failed (nobody need wait for the rest)
+    done = False
 
     def hold(self) -> None:
         self._open += 1
@@ -99,6 +97,7 @@ class Op:
             self._callback = callback
 
     def _settled(self) -> None:
+        self.done = True
         waker = self.waker
         if waker is not None:
             self.waker = None

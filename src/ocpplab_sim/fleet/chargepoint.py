@@ -75,6 +75,8 @@ class SimulatedChargePoint:
     the same central system).
     """
 
+    _loop: asyncio.AbstractEventLoop  # the loop start() runs on
+
     def __init__(
         self,
         config: ChargePointConfig,
@@ -176,6 +178,7 @@ class SimulatedChargePoint:
         if self._state != "new":
             raise ChargePointError(f"{self.identity}: start() may be called once")
         self._state = "started"
+        self._loop = asyncio.get_running_loop()
         try:
             await self._link.open()
             assert self._opened_op is not None
@@ -322,7 +325,8 @@ class SimulatedChargePoint:
             raise ChargePointError(f"{self.identity}: charge point is {self._state}, not started")
 
     async def _act(self, event: ev.Event) -> Any:
-        """Hand ``event`` to the protocol, write what it queued, wait until the op is done."""
+        """Hand ``event`` to the protocol, write what it queued, wait until the op is done.
+        (Every action of a load run comes through here: kept to attribute reads.)"""
         if self._state != "started":
             self._require_started()
         try:
@@ -330,21 +334,18 @@ class SimulatedChargePoint:
         finally:
             self._flush()
         if not op.done:
-            await self._until_done(op)
+            op.waker = future = self._loop.create_future()
+            await future
         if op.error is not None:
             raise op.error
         return op.result
 
     async def _wait(self, op: Op) -> None:
         if not op.done:
-            await self._until_done(op)
+            op.waker = future = asyncio.get_running_loop().create_future()
+            await future
         if op.error is not None:
             raise op.error
-
-    @staticmethod
-    def _until_done(op: Op) -> asyncio.Future[None]:
-        op.waker = future = asyncio.get_running_loop().create_future()
-        return future
 
     def _opened(self) -> None:
         self._opened_op = self._proto.connection_made(self._clock())
@@ -355,8 +356,16 @@ class SimulatedChargePoint:
         return opened
 
     def _received(self, raw: str | bytes) -> None:
-        self._proto.receive_frame(raw, self._clock())
-        self._flush()
+        proto = self._proto
+        proto.receive_frame(raw, self._clock())
+        session = proto.session
+        if (
+            session.outbox
+            or session.restart is not None
+            or self._timer is None
+            or session.hint < self._timer_due
+        ):
+            self._flush()  # (most answers leave nothing to write and no deadline to move)
 
     def _lost(self) -> None:
         self._proto.connection_lost(self._clock())
