@@ -12,9 +12,6 @@ chargers connect to the scenario's ``csms.url`` (or ``--csms-url``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +22,7 @@ from typing import TypeVar
 from ocpplab_sim.emsp import EmspReceiver
 from ocpplab_sim.errors import InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet
-from ocpplab_sim.gateway_client import Cpo, GatewayClient, Party, csms_url_for
+from ocpplab_sim.gateway_client import Cpo, GatewayClient, Party, csms_url_for, held_lease
 from ocpplab_sim.ocpi_client import OcpiClient
 from ocpplab_sim.runner_adapters import (
     GatewayPorts,
@@ -60,9 +57,6 @@ __all__ = [
 EXIT_INTERRUPTED = 130
 
 T = TypeVar("T")
-
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -390,29 +384,10 @@ class _Run:
         return cpo, neutral_topology(await client.topology(cpo.cpo_id))
 
     async def _hold_lease(self, client: GatewayClient, cpo_id: str) -> None:
-        """Put the CPO on a short lease renewed while the run lasts (a gateway without leases
-        keeps it until the TTL it was created with; the teardown deletes it either way)."""
-        ttl = max(1, math.ceil(self.options.lease_s))
-        if await client.renew_lease(cpo_id, ttl) is None:
-            logger.info("the gateway offers no lease: CPO %s lives until its TTL", cpo_id)
-            return
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(ttl / 4)
-                try:
-                    await client.renew_lease(cpo_id, ttl)
-                except OcpplabError as exc:
-                    logger.warning("lease of CPO %s not renewed: %s", cpo_id, exc)
-
-        task = asyncio.get_running_loop().create_task(renew(), name=f"lease {cpo_id}")
-
-        async def stop() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-        self.teardown.push("stop renewing the lease", stop)
+        """Put the CPO on a short lease renewed while the run lasts (see ``held_lease``)."""
+        stack = AsyncExitStack()
+        await stack.enter_async_context(held_lease(client, cpo_id, self.options.lease_s))
+        self.teardown.push("stop renewing the lease", stack.aclose)
 
     def _frame_observer(self, engine: Engine) -> Callable[[FrameLike], None]:
         extra = self.options.on_frame

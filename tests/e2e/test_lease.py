@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from ocpplab_sim.gateway import EmbeddedGateway, GatewaySettings
+from ocpplab_sim.gateway_client import GatewayClient, Party, held_lease
 from tests.e2e.conftest import ROOT, TOKEN, _env, urban, write_scenario
 
 LEASE_S = 3.0
@@ -87,3 +88,25 @@ async def test_a_gateway_answers_lease_renewals(tmp_path: Path) -> None:
         await client.delete(f"/ocpi/cpos/{cpo['cpo_id']}")
         gone = await client.post(f"/ocpi/cpos/{cpo['cpo_id']}/lease", json={"ttl_seconds": 9})
         assert gone.status_code == 409
+
+
+async def test_a_held_lease_is_renewed_while_held_and_ends_after(tmp_path: Path) -> None:
+    """What `run` and `load --template` hold on their CPO: alive past several leases while
+    held, gone one lease (plus a sweep) after the holder lets go without deleting it."""
+    settings = GatewaySettings(
+        token=TOKEN, db_url=f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}", expiry_sweep_interval=0.2
+    )
+    async with (
+        EmbeddedGateway(settings, host="127.0.0.1", port=0) as gateway,
+        GatewayClient(gateway.url, TOKEN) as client,
+    ):
+        cpo = await client.create_cpo("small-urban-ac", Party(country_code="FR", party_id="ABC"))
+        async with held_lease(client, cpo.cpo_id, 1.0) as offered:
+            assert offered
+            await asyncio.sleep(3.0)  # three leases
+            assert (await client.cpo_status(cpo.cpo_id)).status != "deleted"
+        released = time.monotonic()
+        async with asyncio.timeout(5):
+            while (await client.cpo_status(cpo.cpo_id)).status != "deleted":  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert time.monotonic() - released <= 1.0 + 0.2 + 1.0

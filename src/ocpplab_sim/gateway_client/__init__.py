@@ -5,6 +5,7 @@ ProvisioningError).
 """
 
 from ocpplab_sim.gateway_client.client import GatewayClient, csms_url_for, describe_detail
+from ocpplab_sim.gateway_client.lease import held_lease
 from ocpplab_sim.gateway_client.models import (
     ChargerInfo,
     ChargerSummary,
@@ -62,4 +63,5 @@ __all__ = [
     "TopologyLocation",
     "csms_url_for",
     "describe_detail",
+    "held_lease",
 ]

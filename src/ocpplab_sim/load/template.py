@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from ocpplab_sim.errors import GatewayApiError, InputError
-from ocpplab_sim.gateway_client import GatewayClient, Party, Topology, csms_url_for
+from ocpplab_sim.gateway_client import GatewayClient, Party, Topology, csms_url_for, held_lease
 from ocpplab_sim.launcher import embedded_gateway
 from ocpplab_sim.load.worker import ChargerSpec
 
@@ -56,8 +56,10 @@ async def provisioned(
     token: str,
     security_profile: int = 0,
     ready_timeout_s: float = 300.0,
+    lease_s: float = 60.0,
 ) -> AsyncIterator[ProvisionedNetwork]:
-    """Provision ``template`` and yield its chargers; the CPO is deleted on exit, always."""
+    """Provision ``template`` and yield its chargers; the CPO is deleted on exit, always, and
+    held on a ``lease_s`` lease meanwhile (where the gateway offers leases)."""
     async with contextlib.AsyncExitStack() as stack:
         if gateway_url is None:
             gateway_url = await stack.enter_async_context(embedded_gateway(token))
@@ -74,7 +76,10 @@ async def provisioned(
             raise InputError(
                 f"the gateway refused template {template!r} with {params or 'no params'}: {exc}"
             ) from exc
+        lease = contextlib.AsyncExitStack()
         try:
+            # a load run killed outright leaves its CPO behind for one lease at most
+            await lease.enter_async_context(held_lease(client, cpo.cpo_id, lease_s))
             await client.wait_ready(cpo.cpo_id, timeout_s=ready_timeout_s)
             chargers = tuple(
                 ChargerSpec(
@@ -99,4 +104,5 @@ async def provisioned(
                 topology=await client.topology(cpo.cpo_id),
             )
         finally:
+            await lease.aclose()  # no renewal after the delete
             await client.delete_cpo(cpo.cpo_id)
