@@ -48,13 +48,37 @@ class Result:
     max_rss_mb: float | None
 
 
+# The child reports its own peak RSS (VmHWM of its own memory map) at exit. wait4's ru_maxrss
+# will not do: the kernel carries the peak of the forked copy of this test process across
+# exec, so a big pytest worker would seem to be the child.
+_CHILD = """\
+import atexit, os, runpy, sys
+def _peak():
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    with open(os.environ["PEAK_RSS_FILE"], "w") as out:
+        out.write(str(kb))
+atexit.register(_peak)
+sys.argv = ["ocpplab-sim", *sys.argv[1:]]
+runpy.run_module("ocpplab_sim", run_name="__main__", alter_sys=True)
+"""
+
+
 def ocpplab(*args: str | Path, timeout: float = 60) -> Result:
     """Run ``ocpplab-sim ARGS``; measure its wall time and peak memory (Linux)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCPPLAB_")}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    linux = sys.platform.startswith("linux")
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as peak_dir,
+    ):
+        peak_file = Path(peak_dir) / "peak"
+        env["PEAK_RSS_FILE"] = str(peak_file)
+        command = ["-c", _CHILD] if linux else ["-m", "ocpplab_sim"]
         started = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "-m", "ocpplab_sim", *(str(a) for a in args)],
+            [sys.executable, *command, *(str(a) for a in args)],
             stdout=out,
             stderr=err,
             cwd=ROOT,
@@ -63,14 +87,14 @@ def ocpplab(*args: str | Path, timeout: float = 60) -> Result:
         timer = threading.Timer(timeout, process.kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
+            _, status, _usage = os.wait4(process.pid, 0)
         finally:
             timer.cancel()
         seconds = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        rss = usage.ru_maxrss / 1024 if sys.platform.startswith("linux") else None
+        rss = int(peak_file.read_text()) / 1024 if linux and peak_file.exists() else None
         return Result(
             process.returncode,
             out.read().decode("utf-8", "replace"),
