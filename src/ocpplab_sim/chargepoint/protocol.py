@@ -46,7 +46,7 @@ from ocpplab_sim.protocol import (
     V201Adapter,
 )
 from ocpplab_sim.protocol.rpc import Call, CallError, CallErrorReply, CallResult
-from ocpplab_sim.protocol.schemas import SchemaViolation, validate
+from ocpplab_sim.protocol.schemas import SchemaViolation
 from ocpplab_sim.protocol.settings import by_key16, by_variable
 from ocpplab_sim.station import (
     ChargingStateChanged,
@@ -206,10 +206,6 @@ class ChargePointProtocol:
         """Every frame to write, oldest first (the outbox is empty afterwards)."""
         frames, self.session.outbox = self.session.outbox, []
         return frames
-
-    def send_raw(self, text: str) -> bool:
-        """Queue one frame exactly as given (to test a central system's parser); False offline."""
-        return self.session.send_raw(text)
 
     def take_deadline_hint(self) -> float:
         """The earliest deadline set since the last call (``inf``: none; ``-inf``: anything
@@ -526,12 +522,9 @@ class ChargePointProtocol:
                 log.warning("%s: after %s: %s", self.identity, action, exc)
 
     def _check(self, action: str, kind: Any, payload: Payload) -> None:
-        try:
-            validate(self.config.ocpp_version, action, kind, payload)
-        except SchemaViolation as exc:
-            if self.config.validation_mode == "strict":
-                raise
-            log.warning("%s: %s", self.identity, exc)
+        violation = self.session.violation(action, kind, payload)
+        if violation is not None:
+            raise violation
 
     # -- actions -----------------------------------------------------------------------------
 

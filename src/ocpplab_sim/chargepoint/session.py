@@ -65,7 +65,6 @@ class Op:
     # No ``__slots__``: one op is made per action, and class defaults leave one store to do.
     result: Any = None
     error: BaseException | None = None
-    _callback: Callable[[Op], None] | None = None
     #: a driver's future-like object (``done()``, ``set_result(None)``) set once the op is
     #: done: what an asyncio driver awaits, without a callback made per action
     waker: Any = None
@@ -89,13 +88,6 @@ class Op:
             self.error = error
             self._settled()
 
-    def on_done(self, callback: Callable[[Op], None]) -> None:
-        """Call ``callback(op)`` once it is done (now, if it is)."""
-        if self.done:
-            callback(self)
-        else:
-            self._callback = callback
-
     def _settled(self) -> None:
         self.done = True
         waker = self.waker
@@ -103,9 +95,6 @@ class Op:
             self.waker = None
             if not waker.done():  # a cancelled waiter leaves a cancelled future
                 waker.set_result(None)
-        if self._callback is not None:
-            callback, self._callback = self._callback, None
-            callback(self)
 
 
 class Ticket:
@@ -239,14 +228,11 @@ class Session:
                 self._finish(ticket, now)
                 continue
             call = calls[0]
-            if self.validation != "off" and not self._valid(call, "request", call.payload):
-                error = SchemaViolation(self.version, call.action, "request", "invalid request")
-                try:
-                    validate(self.version, call.action, "request", call.payload)
-                except SchemaViolation as exc:
-                    error = exc
-                self._fail_call(ticket, error, now, retry=False)
-                continue
+            if self.validation != "off":
+                error = self.violation(call.action, "request", call.payload)
+                if error is not None:  # strict: the CALL is not sent
+                    self._fail_call(ticket, error, now, retry=False)
+                    continue
             self.in_flight = ticket
             self.uid = uid = self.ids() if self.ids is not None else str(next(self._counter))
             self.sent_at = now
@@ -394,23 +380,20 @@ class Session:
             self.on_frame(FrameRecord(now, "out", self.identity, array))
         self.outbox.append(encode_array(array))
 
-    def send_raw(self, text: str) -> bool:
-        """Queue one frame as given (no framing or schema check); False while offline."""
-        if not self.connected:
-            return False
-        self.outbox.append(text.encode())
-        return True
-
     # -- internals ---------------------------------------------------------------------------
 
-    def _valid(self, call: OutgoingCall, kind: Literal["request", "response"], data: Any) -> bool:
+    def violation(
+        self, action: str, kind: Literal["request", "response"], data: Any
+    ) -> SchemaViolation | None:
+        """Where ``data`` breaks the official schema: strict returns the violation, lenient
+        logs it and returns None."""
         try:
-            validate(self.version, call.action, kind, data)
+            validate(self.version, action, kind, data)
         except SchemaViolation as exc:
             if self.validation == "strict":
-                return False
+                return exc
             log.warning("%s: %s", self.identity, exc)
-        return True
+        return None
 
     def _observe(self, action: str, now: float, outcome: str | None) -> None:
         if self.on_call is not None:
@@ -426,13 +409,9 @@ class Session:
             self.on_call("out", call.action, now - self.sent_at, None)
         op = ticket.op
         if self.validation != "off":
-            try:
-                validate(self.version, call.action, "response", payload)
-            except SchemaViolation as exc:
-                if self.validation == "strict" and op is not None:
-                    op.fail(exc)
-                else:
-                    log.warning("%s: %s", self.identity, exc)
+            violation = self.violation(call.action, "response", payload)
+            if violation is not None:
+                self._refused(op, violation)
         if ticket.attempts or ticket.lost:
             ticket.lost = False
             ticket.attempts = 0
@@ -469,7 +448,7 @@ class Session:
             assert op is not None
             op.release()
 
-    def _refused(self, op: Op | None, error: ChargePointError) -> None:
+    def _refused(self, op: Op | None, error: Exception) -> None:
         if op is not None:
             op.fail(error)
         else:
