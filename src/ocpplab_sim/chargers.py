@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ocpplab_sim.control.hub import ChargerRegistry
+from ocpplab_sim.control.options import add_control_arguments, serve_control
 from ocpplab_sim.errors import CsmsUnreachable, InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet, FrameRecord
 from ocpplab_sim.fleet.chargepoint import ssl_context_for
@@ -86,6 +88,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument(
         "--strict", action="store_true", help="refuse frames that violate the official schemas"
     )
+    add_control_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -210,11 +213,14 @@ async def run_async(
         return EXIT_INPUT
     summary = Summary(count=len(configs))
     trace = JsonlTrace(args.trace) if args.trace is not None else None
+    registry = ChargerRegistry() if getattr(args, "control_port", None) is not None else None
 
     def observe(record: FrameRecord) -> None:
         summary(record)
         if trace is not None:
             trace(record)
+        if registry is not None:
+            registry(record)
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -242,7 +248,17 @@ async def run_async(
     fleet = Fleet(configs, on_frame=observe)
     began = time.monotonic()
     code = EXIT_OK
+    control = contextlib.AsyncExitStack()
     try:
+        if registry is not None:
+            registry.add(fleet)
+            try:
+                await control.enter_async_context(
+                    serve_control(registry, args, "ocpplab-sim chargers")
+                )
+            except InputError as exc:
+                print(f"ocpplab-sim chargers: {exc}", file=sys.stderr)
+                return EXIT_INPUT
         starting = asyncio.ensure_future(fleet.start_all())
         stopping = asyncio.ensure_future(stop.wait())
         try:
@@ -279,6 +295,8 @@ async def run_async(
     finally:
         summary.connected = sum(cp.connected for cp in fleet)
         summary.reconnects = sum(cp.reconnects for cp in fleet)
+        with contextlib.suppress(Exception):
+            await control.aclose()  # no new action while the chargers close
         closing = asyncio.ensure_future(fleet.stop_all())
         aborting = asyncio.ensure_future(abort.wait())
         await asyncio.wait({closing, aborting}, timeout=_TEARDOWN_S, return_when="FIRST_COMPLETED")

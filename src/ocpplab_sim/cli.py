@@ -18,12 +18,15 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ocpplab_sim import __version__
 from ocpplab_sim.chargers import add_parser as add_chargers_parser
 from ocpplab_sim.chargers import run as run_chargers
+from ocpplab_sim.control.hub import ChargerRegistry
+from ocpplab_sim.control.options import add_control_arguments, port_number, serve_control
 from ocpplab_sim.errors import InputError, OcpplabError, ScenarioError
 from ocpplab_sim.load.cli import (
     add_load_parser,
@@ -38,16 +41,6 @@ EXIT_INPUT = 2
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535; 0: any free one)")
-    return port
 
 
 def _positive_duration(text: str) -> float:
@@ -139,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         help="validate every OCPP frame both ways against the official schemas",
     )
     run.add_argument("--no-color", action="store_true", help="plain console output")
+    add_control_arguments(run)
     run.add_argument(
         "-v", "--verbose", action="store_true", help="log what the harness and gateway do"
     )
@@ -157,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     gateway_commands = gateway.add_subparsers(dest="gateway_command", required=True)
     serve = gateway_commands.add_parser("serve", help="serve the reference gateway")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_port, default=8080)
+    serve.add_argument("--port", type=port_number, default=8080)
     serve.add_argument(
         "--db",
         default="sqlite+aiosqlite:///ocpplab-gateway.db",
@@ -301,14 +295,16 @@ def _run(args: argparse.Namespace) -> int:
         if not os.access(report.parent, os.W_OK):
             raise InputError(f"{report}: the folder {report.parent} is not writable")
     trace = TraceWriter(args.trace) if args.trace is not None else None
+    registry = ChargerRegistry() if args.control_port is not None else None
     options = RunOptions(
         gateway_url=args.gateway_url,
         token=args.token,
         csms_url=args.csms_url,
         seed=args.seed,
         strict=args.strict,
-        on_frame=trace,
+        on_frame=_frames_to(trace, registry),
         lease_s=args.lease,
+        on_fleet=registry.add if registry is not None else None,
     )
     console = ConsoleReporter(color=False if args.no_color else None)
     record = RunRecord()
@@ -346,7 +342,10 @@ def _run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, interrupted)
-        return await run_scenario(scenario, options, emit, control)
+        if registry is None:
+            return await run_scenario(scenario, options, emit, control)
+        async with serve_control(registry, args, "ocpplab-sim run"):
+            return await run_scenario(scenario, options, emit, control)
 
     try:
         exit_code = asyncio.run(main_task())
@@ -361,6 +360,19 @@ def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise InputError(f"{path}: the report could not be written: {exc.strerror}") from exc
     return EXIT_BROKEN_PIPE if stdout_closed else exit_code
+
+
+def _frames_to(*observers: Callable[[Any], None] | None) -> Callable[[Any], None] | None:
+    """One ``on_frame`` observer calling each of ``observers`` that is given."""
+    given = [o for o in observers if o is not None]
+    if len(given) < 2:
+        return given[0] if given else None
+
+    def each(record: Any) -> None:
+        for observer in given:
+            observer(record)
+
+    return each
 
 
 def _configure_logging(*, verbose: bool) -> None:

@@ -73,6 +73,8 @@ class RunOptions:
     #: the provisioned CPO expires this long after the last renewal (every quarter of it) where
     #: the gateway offers leases: a harness killed outright leaves it behind that long at most
     lease_s: float = 60.0
+    #: told of the fleet once it exists, before any charger starts (a control API serves it)
+    on_fleet: Callable[[Fleet], None] | None = None
 
 
 class _Teardown:
@@ -281,6 +283,8 @@ class _Run:
         engine.check_selectors()
         fleet = Fleet(configs, on_frame=self._frame_observer(engine))
         ports.update({cp.identity: cp for cp in fleet})
+        if options.on_fleet is not None:
+            options.on_fleet(fleet)
         self.teardown.push(
             "disconnect chargers",
             fleet.stop_all,

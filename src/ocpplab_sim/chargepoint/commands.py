@@ -47,6 +47,7 @@ class Commands:
     def __init__(self, cp: ChargePointProtocol) -> None:
         self.cp = cp
         self.reset_when_idle = False
+        self.reset_origin = "RemoteReset"  # the boot reason of the reset under way
         self.evse_resets: set[int] = set()
 
     def run(self, commands: Iterable[Command], now: float, op: Op | None) -> None:
@@ -158,10 +159,16 @@ class Commands:
     # -- reset and reboot --------------------------------------------------------------------
 
     def _reset(self, command: ResetRequested, now: float, op: Op | None) -> None:
+        self.reset(command, now, op, local=False)
+
+    def reset(self, command: ResetRequested, now: float, op: Op | None, *, local: bool) -> None:
         """1.6 §5.14 / 2.0.1 B11-B12: end transactions (their messages leave first), close the
-        connection, connect again and boot (RemoteReset), then report ResetOrReboot (2.0.1
-        A04). With an EVSE (2.0.1 only) just that EVSE resets."""
+        connection, connect again and boot (RemoteReset; ``local``: LocalReset, a reset on
+        the spot), then report ResetOrReboot (2.0.1 A04). With an EVSE (2.0.1 only) just that
+        EVSE resets."""
         cp = self.cp
+        self.reset_origin = "LocalReset" if local else "RemoteReset"
+        by = "on the spot" if local else "by the central system"
         if command.evse is not None:
             if command.immediate or cp.station.transaction(command.evse) is None:
                 self.reset_evse(command.evse, now, op)
@@ -177,9 +184,9 @@ class Commands:
         else:
             reason = StopReason.IMMEDIATE_RESET
         self.stop_all(reason, now, op)
-        tech_info = f"{reason.value} requested by the central system"
+        tech_info = f"{reason.value} requested {by}"
         cp.record_security_event("ResetOrReboot", tech_info, now)
-        cp.restart("RemoteReset", now, op)
+        cp.restart(self.reset_origin, now, op)
 
     def reset_evse(self, evse: int, now: float, op: Op | None) -> None:
         """2.0.1 B11/B12 with ``evseId``: a running transaction on the EVSE ends
@@ -210,9 +217,10 @@ class Commands:
         numbers = station.evse_numbers
         if self.reset_when_idle and all(station.transaction(n) is None for n in numbers):
             self.reset_when_idle = False
-            tech_info = "OnIdle reset requested by the central system"
+            by = "on the spot" if self.reset_origin == "LocalReset" else "by the central system"
+            tech_info = f"OnIdle reset requested {by}"
             self.cp.record_security_event("ResetOrReboot", tech_info, now)
-            self.cp.restart("RemoteReset", now, op)
+            self.cp.restart(self.reset_origin, now, op)
 
     # -- trigger, firmware, upload -----------------------------------------------------------
 

@@ -18,12 +18,17 @@ __all__ = [
     "Event",
     "PlugIn",
     "Reboot",
+    "Reset",
     "SendRaw",
+    "SetEnergy",
     "SetEvDemand",
+    "SetEvPower",
     "SetFault",
     "SetPowerLimit",
+    "SetSoc",
     "StartCharging",
     "StopCharging",
+    "Trigger",
     "Unplug",
 ]
 
@@ -78,6 +83,44 @@ class SetFault(NamedTuple):
     error_code: str = "OtherError"
 
 
+class SetEvPower(NamedTuple):
+    """The plugged EV draws at most ``power_w`` from now on."""
+
+    evse: int
+    power_w: float
+
+
+class SetSoc(NamedTuple):
+    """The plugged EV's state of charge is ``soc_pct`` from now on."""
+
+    evse: int
+    soc_pct: float
+
+
+class SetEnergy(NamedTuple):
+    """Set the energy register of a running transaction (never lower) and send a meter
+    sample at once (1.6 MeterValues, 2.0.1 TransactionEvent Updated)."""
+
+    evse: int
+    energy_wh: float
+
+
+class Trigger(NamedTuple):
+    """Send ``message`` now, as a TriggerMessage of the central system would (1.6 §5.17,
+    2.0.1 F06): a TriggerMessage name of either version; ``evse`` None is every EVSE."""
+
+    message: str
+    evse: int | None = None
+
+
+class Reset(NamedTuple):
+    """Reset on the spot: ``kind`` 1.6 ``Soft``/``Hard`` or 2.0.1 ``Immediate``/``OnIdle``;
+    with ``evse`` (2.0.1) only that EVSE. Boot reason LocalReset."""
+
+    kind: str
+    evse: int | None = None
+
+
 class DataTransfer(NamedTuple):
     """DataTransfer to the central system; the op's result is its answer."""
 
@@ -109,7 +152,12 @@ Event = (
     | StopCharging
     | SetEvDemand
     | SetPowerLimit
+    | SetEvPower
+    | SetSoc
+    | SetEnergy
     | SetFault
+    | Trigger
+    | Reset
     | DataTransfer
     | SendRaw
     | Reboot

@@ -41,7 +41,9 @@ from ocpplab_sim.protocol import (
     Adapter,
     Command,
     OutgoingCall,
+    ResetRequested,
     Settings,
+    TriggerRequested,
     V16Adapter,
     V201Adapter,
 )
@@ -569,6 +571,46 @@ class ChargePointProtocol:
         intents = self.station.set_fault(event.evse, event.faulted, now, event.error_code)
         self.deliver(intents, now, op)
 
+    def _set_ev_power(self, event: ev.SetEvPower, now: float, op: Op) -> None:
+        intents = self.station.set_ev(event.evse, now, max_power_w=event.power_w)
+        self.deliver(intents, now, op)
+
+    def _set_soc(self, event: ev.SetSoc, now: float, op: Op) -> None:
+        self.deliver(self.station.set_ev(event.evse, now, soc_pct=event.soc_pct), now, op)
+
+    def _set_energy(self, event: ev.SetEnergy, now: float, op: Op) -> None:
+        self.deliver(self.station.set_energy(event.evse, event.energy_wh, now), now, op)
+
+    def _trigger_event(self, event: ev.Trigger, now: float, op: Op) -> None:
+        message = self.adapter.triggerable.get(event.message)
+        if message is None:
+            names = ", ".join(sorted(self.adapter.triggerable))
+            raise ChargePointError(
+                f"{self.identity}: OCPP {self.adapter.version} cannot trigger "
+                f"{event.message!r}; one of: {names}"
+            )
+        if event.evse not in (None, 0):
+            self.station.evse(event.evse)  # an unknown EVSE is refused here
+        if not self.registered:
+            raise CsmsUnreachable(f"{self.identity}: not connected and booted")
+        self.commands.run([TriggerRequested(message, event.evse)], now, op)  # type: ignore[arg-type]
+
+    def _reset_event(self, event: ev.Reset, now: float, op: Op) -> None:
+        kinds = ("Soft", "Hard") if self.adapter.version == "1.6" else ("Immediate", "OnIdle")
+        if event.kind not in kinds:
+            raise ChargePointError(
+                f"{self.identity}: OCPP {self.adapter.version} reset type is "
+                f"{' or '.join(kinds)}, not {event.kind!r}"
+            )
+        if event.evse is not None:
+            if self.adapter.version == "1.6":
+                raise ChargePointError(f"{self.identity}: OCPP 1.6 resets the whole station")
+            self.station.evse(event.evse)
+        command = ResetRequested(
+            immediate=event.kind != "OnIdle", hard=event.kind == "Hard", evse=event.evse
+        )
+        self.commands.reset(command, now, op, local=True)
+
     def _data_transfer(self, event: ev.DataTransfer, now: float, op: Op) -> None:
         self.call(
             self.adapter.data_transfer(event.vendor_id, event.message_id, event.data), now, op
@@ -597,6 +639,11 @@ class ChargePointProtocol:
         ev.SetEvDemand: _set_ev_demand,
         ev.SetPowerLimit: _set_power_limit,
         ev.SetFault: _set_fault,
+        ev.SetEvPower: _set_ev_power,
+        ev.SetSoc: _set_soc,
+        ev.SetEnergy: _set_energy,
+        ev.Trigger: _trigger_event,
+        ev.Reset: _reset_event,
         ev.DataTransfer: _data_transfer,
         ev.SendRaw: _send_raw_call,
         ev.Reboot: _reboot,

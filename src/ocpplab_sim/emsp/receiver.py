@@ -14,26 +14,22 @@ body that is not a JSON object is also answered with OCPI status 2001, as the sp
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
 import json
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ocpplab_sim.errors import ConnectivityError
+from ocpplab_sim.asgi_serve import ServedApp
 
 __all__ = ["EVSE_STATUSES", "EmspReceiver", "PushRecord"]
 
@@ -51,7 +47,6 @@ EVSE_STATUSES = frozenset(
     }
 )
 VERSIONS = ("2.2.1", "2.1.1")
-_START_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -74,14 +69,6 @@ class PushRecord:
     problems: tuple[str, ...] = field(default=())
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its signal capture: the embedding program owns signal handling."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class EmspReceiver:
     """``async with EmspReceiver(token_b) as emsp:`` serves at ``emsp.versions_url`` until the
     block ends. Raises :class:`ConnectivityError` when it cannot start."""
@@ -93,8 +80,7 @@ class EmspReceiver:
         self._host = host
         self._clock = clock
         self._port: int | None = None
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._served: ServedApp | None = None
         self.records: list[PushRecord] = []
         self.refused = 0
 
@@ -115,38 +101,11 @@ class EmspReceiver:
         return list(self.records)
 
     async def __aenter__(self) -> EmspReceiver:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.bind((self._host, 0))
-            sock.listen(128)
-            sock.setblocking(False)
-        except OSError as exc:
-            sock.close()
-            raise ConnectivityError(f"eMSP receiver cannot listen on {self._host}: {exc}") from exc
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app(), lifespan="off", log_config=None, log_level="warning", access_log=False
-        )
-        self._server = _Server(config)
-        self._task = asyncio.get_running_loop().create_task(self._serve(sock))
-        # uvicorn offers no start-up event to wait on: poll its flag, briefly.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_START_TIMEOUT):
-                while not self._server.started:
-                    if self._task.done():
-                        break
-                    await asyncio.sleep(0.005)
-        if not self._server.started:
-            await self._stop()
-            raise ConnectivityError("eMSP receiver did not start")
+        served = ServedApp(self._app(), host=self._host, what="eMSP receiver", grace_s=5)
+        await served.start()
+        self._served = served
+        self._port = served.port
         return self
-
-    async def _serve(self, sock: socket.socket) -> None:
-        assert self._server is not None
-        try:
-            await self._server.serve(sockets=[sock])
-        finally:
-            sock.close()
 
     async def __aexit__(
         self,
@@ -154,13 +113,9 @@ class EmspReceiver:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._stop()
-
-    async def _stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await asyncio.gather(self._task, return_exceptions=True)
-        self._server = self._task = None
+        if self._served is not None:
+            await self._served.stop()
+        self._served = None
         self._port = None
 
     # -- the app --------------------------------------------------------------------------------

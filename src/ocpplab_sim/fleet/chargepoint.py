@@ -255,6 +255,31 @@ class SimulatedChargePoint:
         1.6 ChargePointErrorCode or a vendor code (2.0.1: NotifyEvent techCode)."""
         await self._act(ev.SetFault(evse, faulted, error_code))
 
+    async def set_ev_power(self, evse: int, power_w: float) -> None:
+        """The plugged EV draws at most ``power_w`` from now on."""
+        await self._act(ev.SetEvPower(evse, power_w))
+
+    async def set_soc(self, evse: int, soc_pct: float) -> None:
+        """The plugged EV's state of charge is ``soc_pct`` from now on (metered from here; a
+        battery of unknown size is taken as 60 kWh)."""
+        await self._act(ev.SetSoc(evse, soc_pct))
+
+    async def set_energy(self, evse: int, energy_wh: float) -> None:
+        """Set the energy register of the running transaction (never lower) and send a meter
+        sample at once (1.6 MeterValues, 2.0.1 TransactionEvent Updated)."""
+        await self._act(ev.SetEnergy(evse, energy_wh))
+
+    async def trigger(self, message: str, evse: int | None = None) -> None:
+        """Send ``message`` now, as a TriggerMessage of the central system would (a
+        TriggerMessage name of the charger's version, e.g. ``StatusNotification``)."""
+        await self._act(ev.Trigger(message, evse))
+
+    async def reset(self, kind: str, evse: int | None = None) -> None:
+        """Reset on the spot (boot reason LocalReset): 1.6 ``Soft``/``Hard``, 2.0.1
+        ``Immediate``/``OnIdle`` (2.0.1 may name one EVSE). Returns once the charger booted
+        again (OnIdle: once the reset is scheduled, if a transaction runs)."""
+        await self._act(ev.Reset(kind, evse))
+
     async def set_configuration(self, name: str, value: str) -> bool:
         """Change a setting locally by 1.6 key or 2.0.1 ``Component.Variable``; False when
         unknown, read-only or invalid. Takes effect like a ChangeConfiguration."""

@@ -208,6 +208,8 @@ class Adapter(abc.ABC):
 
     version: Version
     subprotocol: str
+    #: the TriggerMessage names of the version and what each sends (see TriggerRequested)
+    triggerable: dict[str, str]
 
     def __init__(self, station: Station, settings: Settings) -> None:
         self.station = station
@@ -231,6 +233,11 @@ class Adapter(abc.ABC):
 
     def restore(self, state: dict[str, object]) -> None:  # noqa: B027 - optional hook
         """Take back a :meth:`snapshot`."""
+
+    def transaction_id_on_wire(self, transaction_id: str) -> str | None:
+        """The id the central system knows a station transaction by (2.0.1: the station's
+        own; 1.6: the integer of the StartTransaction answer, None until it came)."""
+        return transaction_id
 
     # -- charge point → central system -----------------------------------------------------
 

@@ -94,6 +94,7 @@ class V16Adapter(V16Operations, Adapter):
 
     version = "1.6"
     subprotocol = "ocpp1.6"
+    triggerable = _TRIGGERABLE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,6 +110,10 @@ class V16Adapter(V16Operations, Adapter):
 
     def ocpp_transaction_id(self, transaction_id: str) -> int | None:
         return self._ocpp_ids.get(transaction_id)
+
+    def transaction_id_on_wire(self, transaction_id: str) -> str | None:
+        ocpp_id = self._ocpp_ids.get(transaction_id)
+        return None if ocpp_id is None else str(ocpp_id)
 
     # -- charge point → central system -----------------------------------------------------
 

@@ -113,6 +113,7 @@ class V201Adapter(V201Operations, Adapter):
 
     version = "2.0.1"
     subprotocol = "ocpp2.0.1"
+    triggerable = _TRIGGERABLE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

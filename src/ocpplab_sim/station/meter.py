@@ -94,6 +94,23 @@ class Meter:
             self._power_w = 0.0
             self._idle_draws += 1  # its voltage noise is drawn when needed, in this order
 
+    def energy_at(self, now: float) -> float:
+        """The register as it will read at ``now`` if the power does not change (a pure
+        look: the meter and its noise stay as they are)."""
+        if self._last_t is not None and now > self._last_t:
+            return self._energy_wh + self._power_w * (now - self._last_t) / 3600.0
+        return self._energy_wh
+
+    def raise_register(self, energy_wh: float) -> None:
+        """Set the energy register to ``energy_wh`` (a meter replaced or read by hand); it
+        never decreases, so a lower value raises ValueError."""
+        if not energy_wh >= self._energy_wh:
+            raise ValueError(
+                f"the energy register never decreases: {energy_wh:g} Wh is below "
+                f"{self._energy_wh:g} Wh"
+            )
+        self._energy_wh = float(energy_wh)
+
     def _catch_up(self) -> random.Random:
         """Draw the voltage noise of the idle advances not drawn yet, in order: the generator
         then stands where drawing at every advance would have left it, so readings depend on

@@ -8,6 +8,8 @@ State, queries and the status / power rules are in :mod:`ocpplab_sim.station.cor
 
 from __future__ import annotations
 
+import dataclasses
+
 from ocpplab_sim.station.core import StationCore, StationError
 from ocpplab_sim.station.evse import Ev, Evse, Reservation, Transaction
 from ocpplab_sim.station.intents import (
@@ -20,7 +22,18 @@ from ocpplab_sim.station.intents import (
 )
 from ocpplab_sim.station.profiles import ChargingProfile
 
-__all__ = ["Ev", "Evse", "Reservation", "Station", "StationError", "Transaction"]
+__all__ = [
+    "DEFAULT_BATTERY_WH",
+    "Ev",
+    "Evse",
+    "Reservation",
+    "Station",
+    "StationError",
+    "Transaction",
+]
+
+#: the battery of an EV whose state of charge is set without its size being known
+DEFAULT_BATTERY_WH = 60_000.0
 
 
 class Station(StationCore):
@@ -161,6 +174,54 @@ class Station(StationCore):
         evse = self.evse(number)
         evse.ev_wants_energy = wants_energy
         return self._refresh(evse, now)
+
+    def set_ev(
+        self,
+        number: int,
+        now: float,
+        *,
+        max_power_w: float | None = None,
+        soc_pct: float | None = None,
+    ) -> list[Intent]:
+        """Change the plugged EV: the most power it draws, or its state of charge from now
+        on (an EV whose battery size is unknown gets :data:`DEFAULT_BATTERY_WH`). Raises
+        :class:`StationError` when no cable is plugged in."""
+        evse = self.evse(number)
+        if not evse.plugged or evse.ev is None:
+            raise StationError(f"EVSE {number}: no EV plugged in")
+        if max_power_w is not None and not max_power_w >= 0:
+            raise ValueError("max_power_w must be >= 0")
+        if soc_pct is not None and not 0 <= soc_pct <= 100:
+            raise ValueError("soc_pct must be from 0 to 100")
+        evse.meter.advance(now, self._target_power(evse, now))
+        car = evse.ev
+        if max_power_w is not None:
+            car = dataclasses.replace(car, max_power_w=max_power_w)
+            evse.ev_max_power_w = max_power_w
+        if soc_pct is not None:
+            battery = car.battery_wh if car.battery_wh is not None else DEFAULT_BATTERY_WH
+            car = dataclasses.replace(car, battery_wh=battery, soc_pct=soc_pct)
+            evse.energy_at_plug_wh = evse.meter.energy_wh
+            if soc_pct < 100.0 and evse.transaction is not None:
+                evse.ev_wants_energy = True
+        evse.ev = car
+        return self._refresh(evse, now)
+
+    def set_energy(self, number: int, energy_wh: float, now: float) -> list[Intent]:
+        """Set the energy register of a running transaction's EVSE (it never decreases) and
+        take a meter sample at once (context ``Other``). Raises :class:`StationError` when
+        no transaction runs or the value is lower than the register."""
+        evse = self.evse(number)
+        if evse.transaction is None:
+            raise StationError(f"EVSE {number}: no transaction running")
+        evse.meter.advance(now, self._target_power(evse, now))
+        try:
+            evse.meter.raise_register(energy_wh)
+        except ValueError as exc:
+            raise StationError(f"EVSE {number}: {exc}") from None
+        evse.energy_at_plug_wh = min(evse.energy_at_plug_wh, evse.meter.energy_wh)
+        sample = self.sample(number, now, context="Other")
+        return [] if sample is None else [sample]
 
     def set_power_limit(self, number: int, limit_w: float | None, now: float) -> list[Intent]:
         """Cap the offered power (None removes the cap; 0 suspends: SuspendedEVSE)."""
