@@ -79,6 +79,24 @@ FaultType = Literal[
 # -- answers ------------------------------------------------------------------------------------
 
 
+class Problem(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text}
+    for code, text in (
+        (404, "no such charger, EVSE, transaction or entry"),
+        (409, "the charger's state does not allow it (the reason is given)"),
+        (502, "the central system answered with a CALLERROR"),
+        (503, "the charger is offline"),
+        (504, "the central system did not answer in time"),
+    )
+}
+
+
 class EvseState(BaseModel):
     """One EVSE as the charger sees it now."""
 
@@ -330,6 +348,7 @@ def control_app(registry: ChargerRegistry, *, clock: Callable[[], float] = time.
         description=__doc__,
         docs_url="/docs",
         redoc_url=None,
+        responses=_PROBLEMS,
     )
 
     app.state.registry = registry
@@ -391,7 +410,10 @@ def control_app(registry: ChargerRegistry, *, clock: Callable[[], float] = time.
         "/chargers/{identity}/frames",
         tags=["fleet"],
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={
+            200: {"content": {"text/event-stream": {}}},
+            429: {"model": Problem, "description": "too many live frame streams open"},
+        },
     )
     async def frame_stream(
         cp: Charger, history: Annotated[int, Query(ge=0, le=_MAX_HISTORY)] = 50
