@@ -15,6 +15,7 @@ import pytest
 
 from ocpplab_sim.chargers import add_parser, run_async
 from tests.chargepoint.csms import TestCsms
+from tests.trace_schema import trace_validator
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -62,9 +63,11 @@ async def test_fleet_boots_heartbeats_answers_and_summarises(version: str, tmp_p
     assert "3/3 connected" in text
     assert "BootNotification" in text and "Heartbeat" in text
     lines = [json.loads(line) for line in trace.read_text().splitlines()]
-    assert {"t", "dir", "cp", "msg"} <= set(lines[0])
-    assert {line["cp"] for line in lines} == {"T-0001", "T-0002", "T-0003"}
-    assert any(line["dir"] == "in" for line in lines)
+    validator = trace_validator()
+    for line in lines:
+        validator.validate(line)
+    assert {line["identity"] for line in lines} == {"T-0001", "T-0002", "T-0003"}
+    assert any(line["direction"] == "in" for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,6 @@ async def test_fleet_trace_writes_every_frame_as_json_lines(tmp_path: Path) -> N
         await fleet.stop_all()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(lines) == len(seen) > 0
-    assert lines[0]["dir"] == "out" and lines[0]["msg"][2] == "BootNotification"
-    assert {line["cp"] for line in lines} == {"TR-0", "TR-1", "TR-2"}
-    assert all(isinstance(line["t"], float) for line in lines)
+    assert lines[0]["direction"] == "out" and lines[0]["message"][2] == "BootNotification"
+    assert {line["identity"] for line in lines} == {"TR-0", "TR-1", "TR-2"}
+    assert all(isinstance(line["at"], float) for line in lines)

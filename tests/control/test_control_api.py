@@ -311,3 +311,25 @@ def test_no_request_breaks_the_api_or_the_fleet(tmp_path: Path) -> None:
             fleet.communicate(timeout=30)
         sink.terminate()
         sink.communicate(timeout=10)
+
+
+async def test_a_control_port_in_use_is_input_error(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import io
+    import socket
+
+    from ocpplab_sim.chargers import add_parser, run_async
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        parser = argparse.ArgumentParser()
+        add_parser(parser.add_subparsers(dest="command"))
+        args = parser.parse_args(
+            ["chargers", "--csms-url", "ws://127.0.0.1:1/x", "--control-port", str(port)]
+        )
+        assert await run_async(args, out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert f"control API cannot listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from tests.e2e.conftest import Gateway, run_cli, urban, write_scenario
+from tests.trace_schema import trace_validator
 
 
 async def _provision(gateway: Gateway) -> tuple[str, list[str]]:
@@ -57,6 +58,9 @@ async def test_an_inline_topology_runs_against_a_central_system(
     assert "provision" not in result.stdout  # nothing provisioned, no gateway started
     assert f"start_charging evse_uid {identities[1]}-1 [evse {identities[1]}-1]" in result.stdout
     frames = [json.loads(line) for line in trace.read_text().splitlines()]
+    validator = trace_validator()  # the one trace format, as `chargers --trace` writes it
+    for frame in frames:
+        validator.validate(frame)
     actions = {frame["message"][2] for frame in frames if frame["message"][0] == 2}
     assert {
         "BootNotification",

@@ -1,10 +1,11 @@
 """A JSONL trace of every OCPP-J frame: one line per frame, shared by a whole fleet.
 
-Each line is ``{"t": epoch seconds, "dir": "out"|"in", "cp": identity, "msg": [OCPP-J array]}``
-(``out``: charge point → central system), with ``"note"`` on a CALL sent again (a transaction
-message's next attempt, or its resend after a reconnect). Lines go through one buffered file
-handle, so thousands of charge points cost one descriptor and few system calls;
-:meth:`JsonlTrace.close` flushes it.
+Each line is ``{"at": epoch seconds, "direction": "out"|"in", "identity": charger, "message":
+[OCPP-J array]}`` (``out``: charge point → central system), with ``"note"`` on a CALL sent again
+(a transaction message's next attempt, or its resend after a reconnect): the one trace format of
+``run --trace`` and ``chargers --trace``, described by ``docs/trace.schema.json``. Lines go
+through one buffered file handle, so thousands of charge points cost one descriptor and few
+system calls; :meth:`JsonlTrace.close` flushes it.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class JsonlTrace:
             return
         note = "" if record.note is None else f',"note":{self._dumps(record.note)}'
         self._file.write(
-            f'{{"t":{record.at:.6f},"dir":"{record.direction}","cp":'
-            f'{self._dumps(record.identity)},"msg":{self._dumps(record.message)}{note}}}\n'
+            f'{{"at":{record.at:.6f},"direction":"{record.direction}","identity":'
+            f'{self._dumps(record.identity)},"message":{self._dumps(record.message)}{note}}}\n'
         )
         self.lines += 1
 

@@ -1,7 +1,9 @@
 """``--trace PATH``: every OCPP frame of the run as JSON Lines, in the order the harness saw them.
 
 One object per line: ``{"at": <epoch seconds>, "direction": "out"|"in", "identity": "...",
-"message": [...]}`` — ``out`` is charge point → central system.
+"message": [...]}`` — ``out`` is charge point → central system — with ``"note"`` on a CALL sent
+again: the one trace format of ``run --trace`` and ``chargers --trace``, described by
+``docs/trace.schema.json``.
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ class TraceWriter:
         self.frames = 0
 
     def __call__(self, frame: FrameLike) -> None:
-        record = {
+        record: dict[str, object] = {
             "at": frame.at,
             "direction": frame.direction,
             "identity": frame.identity,
             "message": frame.message,
         }
+        note = getattr(frame, "note", None)
+        if note is not None:
+            record["note"] = note
         self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self.frames += 1
 
