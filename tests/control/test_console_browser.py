@@ -40,7 +40,7 @@ class Console:
     async def select(self, identity: str) -> None:
         row = f'#chargers tbody tr[data-identity="{identity}"]'
         await self.page.wait_for(f"!!document.querySelector({json.dumps(row)})")
-        await self.page.click(row)
+        await self.page.click(f"{row} button")
         evses = len(self.fleet[identity].station.evse_numbers)
         await self.page.wait_for(
             f"document.querySelector('#detail').dataset.identity === {json.dumps(identity)}"
