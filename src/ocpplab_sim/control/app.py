@@ -7,7 +7,8 @@ control API (the ``ocpplab-simulator`` client on PyPI pointed at
 charger with one EVSE). Every action is an event of the charger's protocol object, exactly as a
 scenario step is, and answers once the central system answered every CALL it caused.
 
-Fleet endpoints: ``GET /chargers`` (each charger with its live state per EVSE),
+Fleet endpoints: ``GET /chargers`` (each charger with its live state per EVSE, a page at a
+time: ``offset``, ``limit``, ``match`` on the identity),
 ``GET /chargers/{identity}`` (one), ``GET /chargers/{identity}/frames`` (its OCPP frames as
 server-sent events: the last ones first, then live), ``GET /chargers/{identity}/frames/recent``,
 ``POST /chargers/{identity}/disconnect`` / ``reconnect`` (go offline and back). The web
@@ -384,9 +385,14 @@ def control_app(registry: ChargerRegistry, *, clock: Callable[[], float] = time.
     async def list_chargers(
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        match: Annotated[str | None, Query(max_length=200)] = None,
     ) -> ChargerList:
-        """The chargers (in the fleet's order) with their live state per EVSE."""
+        """The chargers (in the fleet's order) with their live state per EVSE; ``match``
+        keeps those whose identity contains it (ignoring case), before the page is cut."""
         points = list(registry)
+        if match:
+            needle = match.casefold()
+            points = [cp for cp in points if needle in cp.identity.casefold()]
         now = clock()
         page = [charger_state(cp, now) for cp in points[offset : offset + limit]]
         return ChargerList(total=len(points), offset=offset, chargers=page)
