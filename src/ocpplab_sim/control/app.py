@@ -401,10 +401,6 @@ def control_app(registry: ChargerRegistry, *, clock: Callable[[], float] = time.
     async def one_charger(cp: Charger) -> ChargerState:
         return charger_state(cp, clock())
 
-    @app.get("/chargers/{identity}/state", tags=["fleet"])
-    async def charger_state_endpoint(cp: Charger) -> ChargerState:
-        return charger_state(cp, clock())
-
     @app.get("/chargers/{identity}/frames/recent", tags=["fleet"])
     async def recent_frames(
         cp: Charger, limit: Annotated[int, Query(ge=0, le=_MAX_HISTORY)] = 50
@@ -545,9 +541,10 @@ def control_app(registry: ChargerRegistry, *, clock: Callable[[], float] = time.
         cp: Charger,
         transaction_id: Annotated[str | None, Query(max_length=100)] = None,
         connector_id: Connector = None,
+        evse_id: Evse = None,
     ) -> ActionResult:
-        """End a transaction (reason Local), named by its id or its connector; the cable
-        stays in."""
+        """End a transaction (reason Local), named by its id or its EVSE / connector; the
+        cable stays in."""
         if transaction_id is not None:
             adapter = cp.protocol.adapter
             number = next(
@@ -562,7 +559,7 @@ def control_app(registry: ChargerRegistry, *, clock: Callable[[], float] = time.
             if number is None:
                 raise HTTPException(404, f"{cp.identity}: no transaction {transaction_id!r}")
         else:
-            number = _resolve(cp, None, connector_id)
+            number = _resolve(cp, evse_id, connector_id)
         await _perform(cp.stop_charging(number, "Local"))
         return done(cp, "stop-transaction", number)
 
