@@ -130,11 +130,13 @@ def neutral_topology(network: GatewayTopology) -> Topology:
 
     Raises ConnectivityError when the network has nothing to simulate.
     """
+    names = {location.id: location.name for location in network.locations}
     chargers = tuple(
         Charger(
             identity=charger.identity,
             ocpp_version=charger.ocpp_version,
             location_id=charger.location_id,
+            location_name=names.get(charger.location_id),
             evses=tuple(
                 Evse(
                     uid=evse.evse_uid,

@@ -33,12 +33,14 @@ class Evse:
 
 @dataclass(frozen=True)
 class Charger:
-    """One OCPP charge point (station) and its EVSEs in OCPP number order."""
+    """One OCPP charge point (station) and its EVSEs in OCPP number order; ``location_name`` is
+    the location's name where the network gives one."""
 
     identity: str
     ocpp_version: OcppVersion
     location_id: str
     evses: tuple[Evse, ...]
+    location_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Topology:
     chargers: tuple[Charger, ...]
     _by_uid: dict[str, Evse] = field(init=False, repr=False, compare=False)
     _by_identity: dict[str, Charger] = field(init=False, repr=False, compare=False)
+    _location_labels: dict[str, str] = field(init=False, repr=False, compare=False)
+    _charger_labels: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_uid: dict[str, Evse] = {}
@@ -61,6 +65,17 @@ class Topology:
             raise ValueError("duplicate charger identity in topology")
         object.__setattr__(self, "_by_uid", by_uid)
         object.__setattr__(self, "_by_identity", by_identity)
+        locations: dict[str, str] = {}
+        chargers: dict[str, str] = {}
+        per_location: dict[str, int] = {}
+        for charger in self.chargers:
+            location = charger.location_id
+            if location not in locations:
+                locations[location] = f"L{len(locations) + 1}"
+            per_location[location] = per_location.get(location, 0) + 1
+            chargers[charger.identity] = f"{locations[location]}-C{per_location[location]}"
+        object.__setattr__(self, "_location_labels", locations)
+        object.__setattr__(self, "_charger_labels", chargers)
 
     @classmethod
     def of(cls, chargers: Iterable[Charger]) -> Topology:
@@ -73,6 +88,15 @@ class Topology:
     @property
     def location_ids(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(charger.location_id for charger in self.chargers))
+
+    def location_label(self, location_id: str) -> str:
+        """``L<n>``: the location's place in the network, 1-based in topology order (the
+        location keys of the reference gateway's templates)."""
+        return self._location_labels[location_id]
+
+    def charger_label(self, identity: str) -> str:
+        """``L<n>-C<m>``: the m-th charger (1-based) of the n-th location."""
+        return self._charger_labels[identity]
 
     def evse(self, uid: str) -> Evse:
         """The EVSE with this uid; ``KeyError`` if there is none."""

@@ -47,14 +47,15 @@ def select_evses(selector: Selector, topology: Topology, *, seed: int = 0) -> tu
         chosen = tuple(evse for i, evse in enumerate(evses) if i in wanted_index)
     else:
         wanted = {str(v) for v in selector.values}
-        known = _known_names(selector.kind, topology)
+        names = {evse.uid: _names(selector.kind, evse, topology) for evse in evses}
+        known = set().union(*names.values())
         unknown = sorted(wanted - known)
         if unknown:
             shown = ", ".join(sorted(known)[:8]) or "none"
             raise SelectionError(
                 f"no {selector.kind} {unknown[0]!r} in the topology (have: {shown})"
             )
-        chosen = tuple(evse for evse in evses if _value(selector.kind, evse, topology) in wanted)
+        chosen = tuple(evse for evse in evses if names[evse.uid] & wanted)
     if not chosen:
         raise SelectionError(f"selector {selector.describe()} matches no EVSE")
     return chosen
@@ -69,18 +70,18 @@ def select_chargers(
     return tuple(topology.charger(identity) for identity in identities)
 
 
-def _value(kind: str, evse: Evse, topology: Topology) -> str | None:
+def _names(kind: str, evse: Evse, topology: Topology) -> set[str]:
+    """Every name ``evse`` answers to as a ``kind`` selector: the ids the network assigned and,
+    for chargers and locations, the portable names (a location's name and its ``L<n>``
+    label, a charger's ``L<n>-C<m>``), which hold on any gateway and across runs."""
     if kind == "evse_uid":
-        return evse.uid
+        return {evse.uid}
     if kind == "charger":
-        return evse.charger
+        return {evse.charger, topology.charger_label(evse.charger)}
     if kind == "location":
-        return evse.location_id
+        names = {evse.location_id, topology.location_label(evse.location_id)}
+        location_name = topology.charger_of(evse).location_name
+        return names | ({location_name} if location_name else set())
     if kind == "topology_id":
-        return evse.topology_id
-    return topology.charger_of(evse).ocpp_version
-
-
-def _known_names(kind: str, topology: Topology) -> set[str]:
-    names = {_value(kind, evse, topology) for evse in topology.evses}
-    return {name for name in names if name is not None}
+        return {evse.topology_id} if evse.topology_id is not None else set()
+    return {topology.charger_of(evse).ocpp_version}
