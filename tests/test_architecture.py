@@ -52,6 +52,7 @@ ALLOWED: dict[str, set[str]] = {
         "runner",
         "launcher",
     },
+    "pytest_plugin": {"api", "gateway_client", "errors"},
 }
 # units, the grammar of typed values (durations, URLs), is open to every package but the
 # standalone gateway, like errors
