@@ -657,8 +657,9 @@ class Network(_Resource):
 
     def new_charger(self, identity: str | None = None, **options: Any) -> Charger:
         """A :class:`Charger` (not started) for one of the network's chargers, with its OCPP
-        version, EVSE count and password; ``identity=None`` picks the first one not taken yet
-        (with ``version="2.0.1"`` the first such one of that version)."""
+        version, EVSE count and password (a ``version`` or ``evses`` that differs is an
+        :class:`~ocpplab_sim.errors.InputError`); ``identity=None`` picks the first one not
+        taken yet (with ``version="2.0.1"`` the first such one of that version)."""
         version = options.pop("version", None)
         if identity is None:
             free = [
@@ -676,6 +677,12 @@ class Network(_Resource):
                 f"charger {identity} of CPO {self.cpo_id} speaks OCPP {spec.ocpp_version}, "
                 f"not {version}"
             )
+        evses = options.pop("evses", len(spec.evses))
+        if evses != len(spec.evses):
+            raise InputError(
+                f"charger {identity} of CPO {self.cpo_id} has {len(spec.evses)} EVSE(s), "
+                f"not {evses}"
+            )
         if identity in self._chargers:
             raise InputError(f"charger {identity} of CPO {self.cpo_id} was already started")
         options.setdefault("password", self._passwords.get(identity))
@@ -683,7 +690,7 @@ class Network(_Resource):
             identity,
             options.pop("csms_url", self.csms_url),
             version=spec.ocpp_version,
-            evses=len(spec.evses),
+            evses=evses,
             **options,
         )
         self._chargers[identity] = charger

@@ -145,6 +145,8 @@ async def test_network_chargers_are_checked(network: Network) -> None:
     one_six = next(c.identity for c in network.chargers if c.ocpp_version == "1.6")
     with pytest.raises(InputError, match=r"speaks OCPP 1\.6, not 2\.0\.1"):
         network.new_charger(one_six, version="2.0.1")
+    with pytest.raises(InputError, match=r"has 1 EVSE\(s\), not 2"):
+        network.new_charger(one_six, evses=2)
     await network.start_charger(one_six)
     with pytest.raises(InputError, match="already started"):
         network.new_charger(one_six)
