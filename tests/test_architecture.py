@@ -44,6 +44,17 @@ ALLOWED: dict[str, set[str]] = {
     "gateway": set(),
     "load": {"fleet", "errors", "launcher", "gateway_client", "ocpi_client", "scenario"},
     "units": {"errors"},
+    "api": {
+        "errors",
+        "chargepoint",
+        "fleet",
+        "gateway_client",
+        "scenario",
+        "reports",
+        "runner",
+        "launcher",
+    },
+    "pytest_plugin": {"api", "gateway_client", "errors"},
 }
 # units, the grammar of typed values (durations, URLs), is open to every package but the
 # standalone gateway, like errors

@@ -12,9 +12,11 @@ meets them, with ``raise ... from exc``, so callers only ever catch these::
     │   ├── ProvisioningError       a CPO did not become ready (failed or timed out)
     │   ├── CsmsUnreachable         a charge point could not open its websocket
     │   └── OcpiError               the OCPI peer refused or answered outside the protocol
-    └── ChargePointError            a simulated charge point could not do what it was asked
-        ├── OcppCallError           the central system answered a CALL with a CALLERROR
-        └── OcppCallTimeout         the central system did not answer a CALL in time
+    ├── ChargePointError            a simulated charge point could not do what it was asked
+    │   ├── OcppCallError           the central system answered a CALL with a CALLERROR
+    │   └── OcppCallTimeout         the central system did not answer a CALL in time
+    └── WaitTimeout                 an awaited status or message did not come in time (Python
+                                    API; also a TimeoutError)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "ProvisioningError",
     "ScenarioError",
     "ScenarioIssue",
+    "WaitTimeout",
 ]
 
 
@@ -155,3 +158,8 @@ class OcppCallError(ChargePointError):
 
 class OcppCallTimeout(ChargePointError):
     """The central system did not answer a CALL within the timeout."""
+
+
+class WaitTimeout(OcpplabError, TimeoutError):
+    """What a test awaited (a charge point's status, a CALL from the central system, an OCPI
+    status) did not happen in time; the message names the last state seen."""
