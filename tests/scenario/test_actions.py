@@ -21,9 +21,6 @@ from tests.scenario.test_engine import HEADER, Clock, Frame, Ocpi, Port, _topolo
 class RichPort(Port):
     queued: int = 0
 
-    async def plug_in(self, evse: int, **ev: float) -> None:  # type: ignore[override]
-        await self._do("plug_in", evse, ev)
-
     async def disconnect(self) -> None:
         await self._do("disconnect")
 
@@ -214,30 +211,13 @@ async def test_neutral_operations_are_written_per_ocpp_version(
     ]
 
 
-async def test_remote_stop_uses_the_transaction_seen_in_the_frames(
+async def test_remote_stop_uses_the_transaction_the_charger_holds(
     clock: Clock, ports: dict[str, RichPort]
 ) -> None:
     commands = Commands()
     engine, _events = _engine("  - remote_stop: [0, 1]\n", clock, ports, commands)
-    engine.observe_frame(Frame(1, "out", "CP1", [2, "m1", "StartTransaction", {"connectorId": 1}]))
-    engine.observe_frame(Frame(1, "in", "CP1", [3, "m1", {"transactionId": 42}]))
-    engine.observe_frame(
-        Frame(
-            1,
-            "out",
-            "CP2",
-            [
-                2,
-                "m2",
-                "TransactionEvent",
-                {
-                    "eventType": "Started",
-                    "evse": {"id": 1},
-                    "transactionInfo": {"transactionId": "t-9"},
-                },
-            ],
-        )
-    )
+    ports["CP1"].transactions[1] = 42  # 1.6: the central system's integer
+    ports["CP2"].transactions[1] = "t-9"
     assert (await engine.run()).passed
     assert commands.sent == [
         ("CP1", "RemoteStopTransaction", {"transactionId": 42}),

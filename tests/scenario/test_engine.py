@@ -75,6 +75,15 @@ class Port:
     authorize_answer: str = "Accepted"
     armed: list[Armed] = field(default_factory=list)
     arm_error: Exception | None = None
+    #: what the charger knows: the status and running transaction per EVSE
+    statuses: dict[int, str] = field(default_factory=dict)
+    transactions: dict[int, str | int] = field(default_factory=dict)
+
+    def status(self, evse: int) -> str:
+        return self.statuses.get(evse, "Available")
+
+    def transaction_id(self, evse: int) -> str | int | None:
+        return self.transactions.get(evse)
 
     def answer_next(
         self, action: str, payload: dict[str, Any] | None = None, *, status: str | None = None
@@ -106,8 +115,17 @@ class Port:
     async def stop(self) -> None:
         await self._do("stop")
 
-    async def plug_in(self, evse: int) -> None:
-        await self._do("plug_in", evse)
+    async def plug_in(
+        self,
+        evse: int,
+        *,
+        ev_max_power_w: float | None = None,
+        battery_wh: float | None = None,
+        soc_pct: float | None = None,
+    ) -> None:
+        ev = {"ev_max_power_w": ev_max_power_w, "battery_wh": battery_wh, "soc_pct": soc_pct}
+        given = {k: v for k, v in ev.items() if v is not None}  # the EV as the step described it
+        await self._do("plug_in", evse, given) if given else await self._do("plug_in", evse)
 
     async def unplug(self, evse: int) -> None:
         await self._do("unplug", evse)

@@ -220,8 +220,7 @@ def _epoch(text: str | None) -> float | None:
 def evse_state(cp: SimulatedChargePoint, number: int, now: float) -> EvseState:
     station = cp.station
     evse = station.evse(number)
-    tx = evse.transaction
-    wire_id = cp.protocol.adapter.transaction_id_on_wire(tx.id) if tx is not None else None
+    wire_id = cp.transaction_id(number)
     soc = station.soc_pct(number)
     return EvseState(
         evse_id=number,
@@ -230,7 +229,7 @@ def evse_state(cp: SimulatedChargePoint, number: int, now: float) -> EvseState:
         plugged=evse.plugged,
         faulted=evse.faulted,
         error_code=evse.error_code,
-        transaction_id=wire_id,
+        transaction_id=None if wire_id is None else str(wire_id),
         energy_wh=round(evse.meter.energy_at(now), 3),
         power_w=round(evse.meter.power_w, 3),
         soc=None if soc is None else round(soc, 2),
@@ -552,7 +551,7 @@ def control_app(registry: ChargerRegistry, *, clock: Callable[[], float] = time.
                     n
                     for n in cp.station.evse_numbers
                     if (tx := cp.station.transaction(n)) is not None
-                    and transaction_id in (tx.id, adapter.transaction_id_on_wire(tx.id))
+                    and transaction_id in (tx.id, str(adapter.transaction_id_on_wire(tx.id)))
                 ),
                 None,
             )

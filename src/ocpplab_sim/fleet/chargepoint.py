@@ -339,6 +339,13 @@ class SimulatedChargePoint:
         """The version-neutral status (1.6 ChargePointStatus vocabulary)."""
         return self._proto.station.status(evse).value
 
+    def transaction_id(self, evse: int) -> str | int | None:
+        """The id the central system knows the transaction running on ``evse`` by (1.6: the
+        integer of its StartTransaction answer, None until it came; 2.0.1: the charger's own),
+        or None when none runs."""
+        tx = self._proto.station.transaction(evse)
+        return None if tx is None else self._proto.adapter.transaction_id_on_wire(tx.id)
+
     def energy_wh(self, evse: int) -> float:
         """The EVSE's Energy.Active.Import.Register in Wh, integrated up to now."""
         return self._proto.station.energy_wh(evse, self._clock())

@@ -234,7 +234,7 @@ class Adapter(abc.ABC):
     def restore(self, state: dict[str, object]) -> None:  # noqa: B027 - optional hook
         """Take back a :meth:`snapshot`."""
 
-    def transaction_id_on_wire(self, transaction_id: str) -> str | None:
+    def transaction_id_on_wire(self, transaction_id: str) -> str | int | None:
         """The id the central system knows a station transaction by (2.0.1: the station's
         own; 1.6: the integer of the StartTransaction answer, None until it came)."""
         return transaction_id

@@ -111,9 +111,8 @@ class V16Adapter(V16Operations, Adapter):
     def ocpp_transaction_id(self, transaction_id: str) -> int | None:
         return self._ocpp_ids.get(transaction_id)
 
-    def transaction_id_on_wire(self, transaction_id: str) -> str | None:
-        ocpp_id = self._ocpp_ids.get(transaction_id)
-        return None if ocpp_id is None else str(ocpp_id)
+    def transaction_id_on_wire(self, transaction_id: str) -> int | None:
+        return self._ocpp_ids.get(transaction_id)
 
     # -- charge point → central system -----------------------------------------------------
 

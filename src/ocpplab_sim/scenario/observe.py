@@ -2,8 +2,9 @@
 
 Uses: the time of the last StatusNotification per EVSE (the start of an OCPP → OCPI latency
 sample), a short per-charger history of CALLs (the "OCPP messages that led there" of a failed
-check), OcppStatusSeen events for timelines, the CALLs the central system sent each charger
-(``expect_csms``) and the transaction running on each EVSE (``remote_stop``).
+check), OcppStatusSeen events for timelines and the CALLs the central system sent each charger
+(``expect_csms``). What a charger knows (its transactions, its statuses) the engine asks the
+charger's port; nothing here re-reads frames to learn it.
 """
 
 from __future__ import annotations
@@ -58,16 +59,9 @@ class FrameObserver:
         self._calls: dict[str, deque[_Call]] = {}
         self._csms_calls: deque[CsmsCallSeen] = deque(maxlen=_CSMS_KEPT)
         self._seq = 0
-        # (identity, message id) of a 1.6 StartTransaction → its connector, until answered
-        self._starting: dict[tuple[str, str], int] = {}
-        # (identity, OCPP number) → the id of the transaction running there
-        self._transactions: dict[tuple[str, int], str | int] = {}
 
     def observe(self, record: FrameLike) -> None:
         message = record.message
-        if len(message) == 3 and message[0] == 3 and record.direction == "in":
-            self._answered(record.identity, str(message[1]), message[2])
-            return
         if len(message) < 4 or message[0] != 2 or not isinstance(message[3], dict):
             return
         action, payload = str(message[2]), message[3]
@@ -82,7 +76,6 @@ class FrameObserver:
             seen = CsmsCallSeen(self._seq, record.at, record.identity, action, payload, number)
             self._csms_calls.append(seen)
             return
-        self._track_transaction(record.identity, str(message[1]), action, payload, number)
         if record.direction != "out" or action != "StatusNotification" or number is None:
             return
         uid = self._uid_by_number.get((record.identity, number))
@@ -103,42 +96,6 @@ class FrameObserver:
     def csms_calls(self) -> tuple[CsmsCallSeen, ...]:
         """Every CALL the central system sent (the last few thousand), oldest first."""
         return tuple(self._csms_calls)
-
-    def transaction_id(self, evse: Evse) -> str | int | None:
-        """The id of the transaction running on ``evse``, from its charger's own messages."""
-        return self._transactions.get((evse.charger, evse.number))
-
-    def _answered(self, identity: str, message_id: str, payload: Any) -> None:
-        connector = self._starting.pop((identity, message_id), None)
-        if connector is not None and isinstance(payload, dict) and "transactionId" in payload:
-            self._transactions[(identity, connector)] = payload["transactionId"]
-
-    def _track_transaction(
-        self,
-        identity: str,
-        message_id: str,
-        action: str,
-        payload: Mapping[str, Any],
-        number: int | None,
-    ) -> None:
-        if action == "StartTransaction" and number is not None:
-            self._starting[(identity, message_id)] = number
-            return
-        if action == "StopTransaction":
-            ended: Any = payload.get("transactionId")
-        elif action == "TransactionEvent":
-            info = payload.get("transactionInfo")
-            tx = info.get("transactionId") if isinstance(info, dict) else None
-            if payload.get("eventType") != "Ended":
-                if number is not None and tx is not None:
-                    self._transactions[(identity, number)] = tx
-                return
-            ended = tx
-        else:
-            return
-        for key, value in list(self._transactions.items()):
-            if key[0] == identity and value == ended:
-                del self._transactions[key]
 
     def take_latencies(self, first_seen: Mapping[str, float]) -> dict[str, float]:
         """OCPP → OCPI latency per EVSE: from the last StatusNotification the charger sent for it

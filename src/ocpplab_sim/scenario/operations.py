@@ -221,7 +221,8 @@ class Operations:
                 raise ChargePointError(f"no reservation was made on {uid}: give reservation_id")
         else:
             number = self._fresh() if isinstance(step, RemoteStart) else 0
-        tx = self._observer.transaction_id(target.evse) if target.evse is not None else None
+        evse = target.evse
+        tx = self._chargers[evse.charger].transaction_id(evse.number) if evse is not None else None
         return Ids(id_token=token, number=number, transaction_id=tx, now=self._clock())
 
     def _fresh(self) -> int:
