@@ -195,10 +195,8 @@ def test_a_run_into_a_closed_pipe_tears_down_and_still_writes_its_report(tmp_pat
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
     )  # fmt: skip
     assert process.stdout is not None and process.stderr is not None
-    # closed before the command writes anything: its first write meets a closed pipe. (Closing
-    # after one line, as `| head -1` does, raced: the 9 KB report schema fits in the pipe's
-    # buffer and could be written whole, and the command exit 0, before the close.)
-    process.stdout.close()
+    process.stdout.readline()
+    process.stdout.close()  # as `| head -1` does
     err = process.stderr.read().decode()
     process.stderr.close()
     assert process.wait(timeout=90) == 141, err
