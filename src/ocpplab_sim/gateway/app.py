@@ -56,7 +56,13 @@ def create_app(
         try:
             await db.migrate()
             pusher = Pusher(db, http, settings, clock)
-            stations = StationStore(db, clock, on_change=pusher.notify)
+            stations = StationStore(
+                db,
+                clock,
+                on_change=pusher.notify,
+                max_unknown_identity_events=settings.max_unknown_identity_events,
+                max_events_per_cpo=settings.max_events_per_cpo,
+            )
             await stations.reset_connectivity()
             provisioner = Provisioner(
                 db,
