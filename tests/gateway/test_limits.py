@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ocpplab_sim.gateway import EmbeddedGateway, GatewaySettings
 
 from .conftest import TOKEN
-from .support import ocpp_client, provision
+from .support import ocpp_client, provision, wait_until
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -148,3 +151,64 @@ async def test_hostile_frames_get_callerror_or_a_clear_close(
     assert caplog.records
     longest = max(len(r.getMessage()) + len(r.exc_text or "") for r in caplog.records)
     assert longest < 5000, longest
+
+
+async def test_events_of_unknown_identities_are_capped(tmp_path: Path):
+    settings = _settings(tmp_path, max_unknown_identity_events=10)
+    async with (
+        EmbeddedGateway(settings) as gw,
+        httpx.AsyncClient(base_url=gw.url, headers=HEADERS, timeout=10) as client,
+    ):
+        url = gw.url.replace("http://", "ws://")
+        for n in range(40):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(f"{url}/ocpp/stranger-{n}"):
+                    pass
+            assert refused.value.response.status_code == 404
+
+        async def listed() -> list[dict[str, Any]]:
+            response = await client.get("/gateway/events", params={"limit": 500})
+            data: list[dict[str, Any]] = response.json()["data"]
+            return data
+
+        # Each refusal is recorded after the answer: wait for the last one.
+        events = await wait_until(listed, lambda e: e[-1]["station_id"] == "stranger-39")
+        # The newest 10, up to a tenth more before they are cut back.
+        assert 10 <= len(events) <= 11, len(events)
+        stations = [e["station_id"] for e in events]
+        assert stations == sorted(stations, key=lambda s: int(s.rsplit("-", 1)[1]))
+
+
+async def _serve_and_connect(tmp_path: Path, *flags: str) -> str:
+    """Run ``gateway serve`` with ``flags``, open one websocket, stop it; return its stderr."""
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/log{len(flags)}.db"
+    argv = ["-m", "ocpplab_sim", "gateway", "serve", "--port", "0", "--db", db_url, *flags]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *argv, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL
+    )
+    assert proc.stderr is not None
+    try:
+        lines: list[str] = []
+        while not lines or "listening on" not in lines[-1]:
+            raw = await asyncio.wait_for(proc.stderr.readline(), 30)
+            assert raw, "the gateway exited before listening"
+            lines.append(raw.decode())
+        url = lines[-1].rsplit(" ", 1)[1].strip().replace("http://", "ws://")
+        with pytest.raises(InvalidStatus):
+            async with connect(f"{url}/ocpp/somebody"):
+                pass
+        proc.send_signal(signal.SIGTERM)
+        rest = await asyncio.wait_for(proc.stderr.read(), 30)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        return "".join(lines) + rest.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_serve_is_quiet_about_connections_unless_asked(tmp_path: Path):
+    quiet = await _serve_and_connect(tmp_path)
+    assert "/ocpp/somebody" not in quiet and "INFO" not in quiet, quiet
+    verbose = await _serve_and_connect(tmp_path, "--log-level", "info")
+    assert '"WebSocket /ocpp/somebody" 404' in verbose, verbose
