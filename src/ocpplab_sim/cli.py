@@ -179,6 +179,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--ssl-certfile", help="serve TLS (https, wss) with this certificate")
     serve.add_argument("--ssl-keyfile", help="the certificate's private key")
+    serve.add_argument(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        default="warning",
+        help="server log level (default warning; info lists every connection)",
+    )
     add_chargers_parser(commands)
     add_load_parser(commands)
     add_report_parser(commands)
@@ -402,6 +408,7 @@ def _serve(args: argparse.Namespace) -> int:
         expiry_sweep_interval=args.expiry_sweep,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
+        log_level=args.log_level,
     )
     return 0
 

@@ -43,6 +43,7 @@ def serve_gateway(
     expiry_sweep_interval: float | None = None,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
+    log_level: str = "warning",
 ) -> None:
     """Serve the reference gateway in the foreground until SIGINT or SIGTERM.
 
@@ -89,7 +90,14 @@ def serve_gateway(
             flush=True,
         )
     try:
-        serve(settings, host, port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+        serve(
+            settings,
+            host,
+            port,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            log_level=log_level,
+        )
     except GatewayStartError as exc:
         raise InputError(str(exc)) from exc
 

@@ -310,14 +310,16 @@ _BAD_FRAMES = {
             "bad-2",
             {"TypeConstraintViolation", "ProtocolError", "FormatViolation"},
         ),
-        ('[2, "bad-3", "NoSuchAction", {}]', "bad-3", {"NotSupported"}),
+        # OCPP-J §4.2.3: an action not known is NotImplemented ...
+        ('[2, "bad-3", "NoSuchAction", {}]', "bad-3", {"NotImplemented"}),
         ('[2, "bad-4", "Heartbeat", []]', "bad-4", {"FormationViolation"}),
     ],
     "2.0.1": [
         ('[2, "abc"]', "abc", {"RpcFrameworkError"}),
         ('[7, "abc", "Heartbeat", {}]', "abc", {"MessageTypeNotSupported"}),
         ('[2, "bad-5", {"x": 1}, {}]', "bad-5", {"RpcFrameworkError"}),
-        ('[2, "bad-6", "GetVariables", {"getVariableData": []}]', "bad-6", {"NotImplemented"}),
+        # ... one known (a CSMS-to-station action here) but not supported is NotSupported.
+        ('[2, "bad-6", "GetVariables", {"getVariableData": []}]', "bad-6", {"NotSupported"}),
     ],
 }
 

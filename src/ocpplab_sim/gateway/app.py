@@ -16,9 +16,10 @@ from datetime import datetime
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import api, api_chargers, api_events, csms, ocpi, ocpi_211
 from .connections import ConnectionRegistry
@@ -56,7 +57,13 @@ def create_app(
         try:
             await db.migrate()
             pusher = Pusher(db, http, settings, clock)
-            stations = StationStore(db, clock, on_change=pusher.notify)
+            stations = StationStore(
+                db,
+                clock,
+                on_change=pusher.notify,
+                max_unknown_identity_events=settings.max_unknown_identity_events,
+                max_events_per_cpo=settings.max_events_per_cpo,
+            )
             await stations.reset_connectivity()
             provisioner = Provisioner(
                 db,
@@ -130,6 +137,18 @@ def create_app(
             return ocpi.ocpi_error_response(request, ocpi.OcpiError(400, 2001, detail))
         return await request_validation_exception_handler(request, exc)
 
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if request.url.path.startswith(_OCPI_PREFIX) and exc.status_code < 500:
+            # No such route (404) or method (405) under the OCPI prefix: the envelope with
+            # 2000 "generic client error" (2003 is for an unknown object, raised as OcpiError).
+            error = ocpi.OcpiError(exc.status_code, 2000, str(exc.detail))
+            response = ocpi.ocpi_error_response(request, error)
+            for name, value in (exc.headers or {}).items():
+                response.headers.setdefault(name, value)
+            return response
+        return await http_exception_handler(request, exc)
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         # Starlette re-raises after this handler, so the traceback is still logged.
         return JSONResponse({"detail": "internal server error"}, status_code=500)
@@ -137,5 +156,6 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(ocpi.OcpiError, on_ocpi_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
     return app

@@ -1,27 +1,169 @@
 """Plumbing between Starlette websockets and the ``ocpp`` library's ChargePoint.
 
 Every CALL is schema-validated by the library; frames the library cannot even route are
-answered here with a CALLERROR (message id ``-1`` when the id is unreadable).
+answered here with a CALLERROR (message id ``-1`` when the id is unreadable). Before the library
+sees a frame it passes :func:`check_frame`: JSON nested at most ``max_depth`` deep, numbers of
+at most ``max_digits`` characters, an integer message type, a message id of 1-36 characters
+(OCPP-J 1.6 §4.1.2/2.0.1 Part 4 §4.1.2). A frame too deep or with too long a number whose
+message id can be read gets a CALLERROR; otherwise the socket is closed with 1007. Binary
+frames (OCPP-J uses text frames only) close the socket with 1003. Every log line of a session is
+cut at :data:`LOG_LINE_CHARS` characters.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ocpp.exceptions import OCPPError
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+from ocpp.exceptions import NotSupportedError, OCPPError
 from ocpp.messages import Call, CallError, CallResult, MessageType, unpack
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201.enums import Action as Action201
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from .commands import CommandChannel
 from .station_store import Station, StationStore
 
-__all__ = ["CentralSystemMixin", "WebSocketConnection"]
+__all__ = [
+    "LOG_LINE_CHARS",
+    "MAX_ACTION_CHARS",
+    "MAX_MESSAGE_ID_CHARS",
+    "CentralSystemMixin",
+    "FrameRefusal",
+    "WebSocketConnection",
+    "check_frame",
+    "clip",
+]
 
-logger = logging.getLogger(__name__)
+#: Longest message id OCPP-J allows (1.6 §4.1.2, 2.0.1 Part 4 §4.1.2: string of max. 36).
+MAX_MESSAGE_ID_CHARS = 36
+#: Longest action name echoed or stored (the longest OCPP 2.0.1 action has 32 characters).
+MAX_ACTION_CHARS = 64
+#: Longest log line of a charger session; the rest is replaced by a marker.
+LOG_LINE_CHARS = 2000
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut at ``limit`` characters with a marker saying how much was dropped."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...[{len(text) - limit} more characters]"
+
+
+class _ClipLines(logging.Filter):
+    """Cuts a record's message and traceback at :data:`LOG_LINE_CHARS` characters (frames
+    reach the log whole otherwise, e.g. an 8 MB action name four times per frame)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if len(message) > LOG_LINE_CHARS:
+            record.msg, record.args = clip(message, LOG_LINE_CHARS), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = clip(
+                logging.Formatter().formatException(record.exc_info), LOG_LINE_CHARS
+            )
+        return True
+
+
+def _clipped_logger(name: str) -> logging.Logger:
+    log = logging.getLogger(name)
+    if not any(isinstance(f, _ClipLines) for f in log.filters):
+        log.addFilter(_ClipLines())
+    return log
+
+
+logger = _clipped_logger(__name__)
+#: The logger the ``ocpp`` library writes through for the gateway's sessions.
+ocpp_logger = _clipped_logger("ocpplab_sim.gateway.ocpp")
+
+
+@dataclass(frozen=True)
+class FrameRefusal:
+    """Why :func:`check_frame` refused a frame; ``unique_id`` None: the id cannot be read;
+    ``fatal``: too deep or too long a number without a readable id (the socket is closed)."""
+
+    reason: str
+    unique_id: str | None
+    fatal: bool = False
+
+
+_ACTIONS = {
+    "1.6": frozenset(action.value for action in Action16),
+    "2.0.1": frozenset(action.value for action in Action201),
+}
+
+
+class _TooLong(ValueError):
+    pass
+
+
+_LEADING_ID = re.compile(r'\s*\[\s*[-+0-9.eE]{1,20}\s*,\s*"([^"\\]{1,36})"')
+
+
+def _depth(value: object, limit: int) -> bool:
+    """True if ``value`` nests no deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            if level > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return True
+
+
+def check_frame(raw: str, max_depth: int, max_digits: int) -> FrameRefusal | None:
+    """None if the library may parse ``raw``; else why not. Frames that are not JSON at all
+    pass (the library answers them)."""
+
+    def number(text: str) -> float | int:
+        if len(text) > max_digits:
+            raise _TooLong(f"a number longer than {max_digits} characters")
+        return float(text) if any(c in text for c in ".eE") else int(text)
+
+    def constant(text: str) -> float:
+        raise ValueError(f"{text} is not JSON")
+
+    try:
+        parsed = json.loads(raw, parse_int=number, parse_float=number, parse_constant=constant)
+    except RecursionError:
+        problem = f"JSON nested deeper than {max_depth}"
+    except _TooLong as exc:
+        problem = str(exc)
+    except ValueError:
+        return None
+    else:
+        if not _depth(parsed, max_depth + 1):
+            problem = f"JSON nested deeper than {max_depth}"
+        elif isinstance(parsed, list) and parsed:
+            return _check_elements(parsed)
+        else:
+            return None
+    found = _LEADING_ID.match(raw)
+    if found is None:
+        return FrameRefusal(problem, None, fatal=True)
+    return FrameRefusal(problem, found.group(1))
+
+
+def _check_elements(frame: list[Any]) -> FrameRefusal | None:
+    unique_id = frame[1] if len(frame) > 1 else None
+    readable = (
+        unique_id
+        if isinstance(unique_id, str) and 0 < len(unique_id) <= MAX_MESSAGE_ID_CHARS
+        else None
+    )
+    if type(frame[0]) is not int:
+        return FrameRefusal("the message type is not an integer", readable)
+    if len(frame) > 1 and readable is None:
+        return FrameRefusal(f"the message id is not a string of 1-{MAX_MESSAGE_ID_CHARS}", None)
+    return None
 
 
 class WebSocketConnection:
@@ -41,26 +183,41 @@ class WebSocketConnection:
         text = message.get("text")
         if text is not None:
             return str(text)
-        # OCPP-J uses text frames only; a binary frame is handed on and fails as malformed.
-        return bytes(message.get("bytes") or b"").decode("utf-8", errors="replace")
+        # OCPP-J uses text frames only (1.6 §3, 2.0.1 Part 4 §3.3): 1003 "unsupported data".
+        reason = "OCPP-J accepts text frames only"
+        await self._ws.close(code=1003, reason=reason)
+        raise WebSocketDisconnect(1003, reason)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._ws.close(code=code, reason=reason)
 
     async def send(self, message: str) -> None:
         await self._ws.send_text(message)
 
 
-def _frame_error(version: str, raw: str, exc: OCPPError | None, reason: str) -> str:
-    """A CALLERROR for a frame that cannot be routed (OCPP-J 1.6 §4.2.3, 2.0.1 Part 4 §4.2.3)."""
-    unique_id = "-1"
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, list) and len(parsed) > 1 and isinstance(parsed[1], str):
-        unique_id = parsed[1]
+def _frame_error(
+    version: str, raw: str, exc: OCPPError | None, reason: str, unique_id: str | None = None
+) -> str:
+    """A CALLERROR for a frame that cannot be routed (OCPP-J 1.6 §4.2.3, 2.0.1 Part 4 §4.2.3);
+    ``raw`` has passed :func:`check_frame` unless ``unique_id`` is given."""
+    parsed: object = None
+    if unique_id is None:
+        unique_id = "-1"
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list) and len(parsed) > 1 and isinstance(parsed[1], str):
+            unique_id = parsed[1]
     if version == "1.6":
         # OCPP-J 1.6 spells the code "FormationViolation" (sic).
         code = "FormationViolation"
-    elif isinstance(parsed, list) and parsed and parsed[0] not in (2, 3, 4):
+    elif (
+        isinstance(parsed, list)
+        and parsed
+        and type(parsed[0]) is int
+        and parsed[0] not in (2, 3, 4)
+    ):
         code = "MessageTypeNotSupported"
     else:
         code = "RpcFrameworkError"
@@ -83,6 +240,7 @@ class CentralSystemMixin:
     _ocpp_version: str
     # Provided by ocpp.ChargePoint (declared only, so the library's method is not shadowed).
     _send: Callable[[str], Awaitable[None]]
+    route_map: dict[str, dict[str, Any]]
 
     def __init__(
         self,
@@ -91,8 +249,14 @@ class CentralSystemMixin:
         store: StationStore,
         heartbeat_interval: int,
         clock: Callable[[], datetime],
+        *,
+        max_depth: int = 32,
+        max_digits: int = 50,
     ) -> None:
-        super().__init__(station.identity, connection)  # type: ignore[call-arg]
+        super().__init__(station.identity, connection, logger=ocpp_logger)  # type: ignore[call-arg]
+        self.connection = connection
+        self.max_depth = max_depth
+        self.max_digits = max_digits
         self.station = station
         self.store = store
         self.heartbeat_interval = heartbeat_interval
@@ -112,12 +276,25 @@ class CentralSystemMixin:
         finally:
             self.channel.close()
 
-    async def _reject(self, raw_msg: str, exc: OCPPError | None, reason: str) -> None:
-        await self._send(_frame_error(self._ocpp_version, raw_msg, exc, reason))
-        await self.store.event(self.station, "invalid_frame", f"{reason}: {raw_msg[:200]}")
+    async def _reject(
+        self, raw_msg: str, exc: OCPPError | None, reason: str, unique_id: str | None = None
+    ) -> None:
+        await self._send(_frame_error(self._ocpp_version, raw_msg, exc, reason, unique_id))
+        await self.store.event(self.station, "invalid_frame", f"{reason}: {clip(raw_msg, 200)}")
 
     async def route_message(self, raw_msg: str) -> None:
         self.last_seen = self.clock()
+        refusal = check_frame(raw_msg, self.max_depth, self.max_digits)
+        if refusal is not None:
+            if refusal.fatal:
+                # Too deep or too long a number and no message id to answer: close (1007).
+                await self.store.event(
+                    self.station, "invalid_frame", f"{refusal.reason}: {clip(raw_msg, 200)}"
+                )
+                await self.connection.close(1007, f"invalid frame: {refusal.reason}")
+                raise WebSocketDisconnect(1007, refusal.reason)
+            await self._reject(raw_msg, None, refusal.reason, refusal.unique_id or "-1")
+            return
         try:
             msg = unpack(raw_msg)
         except OCPPError as exc:
@@ -141,21 +318,39 @@ class CentralSystemMixin:
             await self._reject(raw_msg, None, "CALL elements have wrong types")
             return
         try:
-            await self.store.count(self.station, msg.action)
+            if self._known(msg.action):
+                # Only the version's actions: unknown names would add rows without end.
+                await self.store.count(self.station, msg.action)
             await super().route_message(raw_msg)  # type: ignore[misc]
         except (WebSocketDisconnect, WebSocketDisconnected):
             raise
         except Exception as exc:
-            logger.exception("%s: failed to handle %s", self.station.identity, msg.action)
-            error = Call(msg.unique_id, msg.action, msg.payload).create_call_error(exc)
+            action = clip(msg.action, MAX_ACTION_CHARS)
+            logger.exception("%s: failed to handle %s", self.station.identity, action)
+            error = Call(msg.unique_id, action, {}).create_call_error(exc)
             await self._send(error.to_json())
 
+    def _known(self, action: str) -> bool:
+        """``action`` is one of the version's OCPP actions."""
+        return action in _ACTIONS[self._ocpp_version]
+
     async def _handle_call(self, msg: Call) -> None:
-        # The library answers schema violations and unknown actions with a CALLERROR by
-        # raising OCPPError here; record them before it does.
+        # The library answers schema violations with a CALLERROR by raising OCPPError here;
+        # record them before it does.
         try:
+            if msg.action not in self.route_map or "_on_action" not in self.route_map[msg.action]:
+                # OCPP-J 1.6 §4.2.3 / 2.0.1 Part 4 §4.2.3: NotImplemented "Requested Action is
+                # not known by receiver", NotSupported "recognized but not supported" (the
+                # library has them the other way round).
+                action = clip(msg.action, MAX_ACTION_CHARS)
+                if self._known(msg.action):
+                    cause = f"{action} is not supported by this central system"
+                    raise NotSupportedError(details={"cause": cause})
+                raise OcppNotImplemented(details={"cause": f"{action} is not an OCPP action"})
             await super()._handle_call(msg)  # type: ignore[misc]
         except OCPPError as exc:
-            detail = f"{msg.action}: {type(exc).__name__}: {exc.description}"
+            detail = (
+                f"{clip(msg.action, MAX_ACTION_CHARS)}: {type(exc).__name__}: {exc.description}"
+            )
             await self.store.event(self.station, "rejected_call", detail)
             raise

@@ -371,4 +371,12 @@ def central_system_for(
     cls: type[CentralSystemMixin] = (
         CentralSystem16 if station.ocpp_version == "1.6" else CentralSystem201
     )
-    return cls(station, connection, ctx.stations, ctx.settings.heartbeat_interval, ctx.clock)
+    return cls(
+        station,
+        connection,
+        ctx.stations,
+        ctx.settings.heartbeat_interval,
+        ctx.clock,
+        max_depth=ctx.settings.ocpp_max_json_depth,
+        max_digits=ctx.settings.ocpp_max_number_digits,
+    )

@@ -6,10 +6,10 @@ Sections refer to the OCPI 2.2.1 documents: ``transport_and_format`` (envelope),
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from .mapping import OcpiEvseStatus
 
@@ -27,13 +27,33 @@ __all__ = [
     "GeoLocation",
     "Location",
     "Location211",
+    "OcpiDateTime",
     "OcpiResponse",
     "Version",
     "VersionDetails",
     "VersionDetails211",
+    "ocpi_timestamp",
 ]
 
 T = TypeVar("T")
+
+
+def ocpi_timestamp(value: datetime) -> str:
+    """OCPI DateTime (2.2.1 types §16.2, 2.1.1 types §14.2: string(25), RFC 3339 in UTC):
+    ``2026-12-02T16:21:58.078Z``, milliseconds at most (a naive value is taken as UTC). Every
+    OCPI timestamp the gateway writes (responses of both versions, pushes) goes through here,
+    so a pushed ``last_updated`` equals the listed one."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: A datetime field written as an OCPI DateTime (:func:`ocpi_timestamp`).
+OcpiDateTime = Annotated[
+    datetime,
+    PlainSerializer(ocpi_timestamp, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 25}),
+]
 
 
 class OcpiResponse(BaseModel, Generic[T]):
@@ -43,7 +63,7 @@ class OcpiResponse(BaseModel, Generic[T]):
     data: T | None = None
     status_code: int
     status_message: str | None = None
-    timestamp: datetime
+    timestamp: OcpiDateTime
 
 
 class Version(BaseModel):
@@ -111,7 +131,7 @@ class Connector(BaseModel):
     max_voltage: int
     max_amperage: int
     max_electric_power: int | None = None
-    last_updated: datetime
+    last_updated: OcpiDateTime
 
 
 class Evse(BaseModel):
@@ -122,7 +142,7 @@ class Evse(BaseModel):
     status: OcpiEvseStatus
     connectors: list[Connector] = Field(min_length=1)
     physical_reference: str | None = None
-    last_updated: datetime
+    last_updated: OcpiDateTime
 
 
 class Operator(BaseModel):
@@ -152,7 +172,7 @@ class Location(BaseModel):
     operator: Operator | None = None
     time_zone: str
     opening_times: Hours | None = None
-    last_updated: datetime
+    last_updated: OcpiDateTime
 
 
 # -- OCPI 2.1.1 (only the objects that differ; sections of the 2.1.1 documents) ----------------
@@ -193,7 +213,7 @@ class Connector211(BaseModel):
     power_type: str
     voltage: int
     amperage: int
-    last_updated: datetime
+    last_updated: OcpiDateTime
 
 
 class Evse211(BaseModel):
@@ -203,7 +223,7 @@ class Evse211(BaseModel):
     evse_id: str | None = None
     status: OcpiEvseStatus
     connectors: list[Connector211] = Field(min_length=1)
-    last_updated: datetime
+    last_updated: OcpiDateTime
 
 
 class Location211(BaseModel):
@@ -224,4 +244,4 @@ class Location211(BaseModel):
     operator: BusinessDetails | None = None
     time_zone: str | None = None
     opening_times: Hours | None = None
-    last_updated: datetime
+    last_updated: OcpiDateTime

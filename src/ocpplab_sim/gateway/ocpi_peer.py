@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
+
+from .ocpi_models import ocpi_timestamp
 
 __all__ = ["PatchResult", "PeerCheck", "authorization", "discover", "patch_status", "timestamp"]
 
@@ -31,8 +33,8 @@ def authorization(token: str, version: str) -> str:
 
 
 def timestamp(value: datetime) -> str:
-    """OCPI DateTime (types §16.4): UTC with ``Z``, milliseconds."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """OCPI DateTime: the one formatter of :mod:`.ocpi_models`."""
+    return ocpi_timestamp(value)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import uvicorn
 
 from .app import create_app
 from .context import GatewayContext
+from .limits import guarded_http_protocol
 from .settings import GatewaySettings
 
 __all__ = ["EmbeddedGateway", "GatewayStartError", "serve"]
@@ -78,14 +79,18 @@ def _config(
     standalone: bool,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
+    log_level: str = "warning",
 ) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(settings),
         lifespan="on",
-        log_level="info" if standalone else "warning",
+        # uvicorn says every websocket open and close at "info": only on request.
+        log_level=log_level,
         # Embedded, leave the host program's logging configuration alone.
         log_config=uvicorn.config.LOGGING_CONFIG if standalone else None,
+        http=guarded_http_protocol(settings.handshake_timeout, settings.max_pending_handshakes),
         ws="websockets-sansio",
+        ws_max_size=settings.ws_max_message_bytes,
         # OCPP chargers send their own Heartbeat; server pings would only add noise.
         ws_ping_interval=None,
         timeout_graceful_shutdown=5,
@@ -201,9 +206,11 @@ def serve(
     *,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
+    log_level: str = "warning",
 ) -> None:
     """Serve the gateway until SIGINT or SIGTERM, then shut down cleanly (blocking).
-    With ``ssl_certfile``/``ssl_keyfile`` the port speaks TLS only."""
+    With ``ssl_certfile``/``ssl_keyfile`` the port speaks TLS only. ``log_level`` is uvicorn's
+    (``info`` lists every connection)."""
     if ssl_certfile is not None:
         _check_tls(ssl_certfile, ssl_keyfile)
     try:
@@ -211,7 +218,13 @@ def serve(
     except (OSError, OverflowError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise GatewayStartError(f"cannot listen on {host} port {port}: {reason}") from exc
-    config = _config(settings, standalone=True, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    config = _config(
+        settings,
+        standalone=True,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        log_level=log_level,
+    )
     scheme = "https" if ssl_certfile else "http"
     server = _Server(config)
 

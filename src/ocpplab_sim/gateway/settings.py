@@ -49,6 +49,35 @@ class GatewaySettings(BaseModel):
         0.5, gt=0, description="seconds before the 2nd push attempt; doubles each retry"
     )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="larger HTTP bodies get 413")
+    handshake_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="seconds a new connection may take to send its request headers (the "
+        "websocket upgrade request included); then it is closed",
+    )
+    max_pending_handshakes: int = Field(
+        256,
+        ge=1,
+        description="connections still sending their request headers; at the limit a new one "
+        "closes the oldest of them",
+    )
+    ws_max_message_bytes: int = Field(
+        1_048_576, ge=1024, description="a larger websocket message closes the socket (1009)"
+    )
+    ocpp_max_json_depth: int = Field(
+        32, ge=4, le=200, description="deeper OCPP-J frames are refused"
+    )
+    ocpp_max_number_digits: int = Field(
+        50, ge=10, le=4000, description="longer numbers in an OCPP-J frame are refused"
+    )
+    max_unknown_identity_events: int = Field(
+        1000,
+        ge=1,
+        description="events kept for identities no CPO owns (the newest; older ones are dropped)",
+    )
+    max_events_per_cpo: int = Field(
+        10_000, ge=1, description="events kept per CPO (the newest; older ones are dropped)"
+    )
     provisioning_hold_open: float = Field(
         0.0,
         ge=0,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import (
@@ -118,10 +118,21 @@ def energy_register_wh(meter_values: Sequence[dict[str, Any]]) -> float | None:
 class StationStore:
     """Database side of the central system. ``clock`` returns aware UTC datetimes."""
 
-    def __init__(self, db: Database, clock: Clock, on_change: OnChange | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        on_change: OnChange | None = None,
+        *,
+        max_unknown_identity_events: int = 1000,
+        max_events_per_cpo: int = 10_000,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._on_change = on_change
+        self._event_limits = (max_unknown_identity_events, max_events_per_cpo)
+        # Events stored per CPO (None: no CPO), counted from the first event of each.
+        self._event_counts: dict[int | None, int] = {}
         # EVSEs whose OCPI status changed in the write transaction being built; handed to
         # ``on_change`` only after that transaction committed (commit order = call order, since
         # nothing awaits between the commit and the call).
@@ -138,17 +149,49 @@ class StationStore:
 
     async def event(self, station: Station | None, kind: str, detail: str, **where: str) -> None:
         """Record a gateway event (refused handshake, invalid frame, silence) for a station,
-        or for an unknown identity (``station`` None, ``where['identity']``)."""
+        or for an unknown identity (``station`` None, ``where['identity']``). Once more than a
+        tenth above its limit, the events of a CPO (or of no CPO) are cut back to the newest
+        ``max_events_per_cpo`` (``max_unknown_identity_events``)."""
+        cpo_id = None if station is None else station.cpo_id
         async with self._write() as session:
             session.add(
                 GatewayEvent(
-                    cpo_id=None if station is None else station.cpo_id,
+                    cpo_id=cpo_id,
                     station_id=station.identity if station is not None else where.get("identity"),
                     kind=kind,
                     detail=detail[:500],
                     at=self._clock(),
                 )
             )
+            await self._trim_events(session, cpo_id)
+
+    async def _trim_events(self, session: AsyncSession, cpo_id: int | None) -> None:
+        limit = self._event_limits[0 if cpo_id is None else 1]
+        same = GatewayEvent.cpo_id.is_(None) if cpo_id is None else GatewayEvent.cpo_id == cpo_id
+        count = self._event_counts.get(cpo_id)
+        if count is None:
+            await session.flush()
+            count = (
+                await session.scalar(select(func.count()).select_from(GatewayEvent).where(same))
+                or 0
+            )
+        else:
+            count += 1
+        if count > limit + limit // 10:
+            await session.flush()
+            newest_dropped = await session.scalar(
+                select(GatewayEvent.pk)
+                .where(same)
+                .order_by(GatewayEvent.pk.desc())
+                .offset(limit)
+                .limit(1)
+            )
+            if newest_dropped is not None:
+                await session.execute(
+                    delete(GatewayEvent).where(same, GatewayEvent.pk <= newest_dropped)
+                )
+            count = limit
+        self._event_counts[cpo_id] = count
 
     async def lookup(self, identity: str) -> StationLookup:
         """Decide whether ``identity`` may open a websocket now."""

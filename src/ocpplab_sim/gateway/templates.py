@@ -73,7 +73,7 @@ class ChargerGroup(_Strict):
     """``count`` chargers of one model at a location."""
 
     model: str
-    count: int = Field(ge=1, le=50)
+    count: int = Field(ge=1, le=99)
 
 
 class LocationSpec(_Strict):
