@@ -45,6 +45,7 @@ from ocpplab_sim.gateway_client import (
 )
 from ocpplab_sim.reports import RunRecord, TraceWriter
 from ocpplab_sim.scenario.events import CheckResult, Event, Outcome
+from ocpplab_sim.vocabulary import OcppVersion
 
 __all__ = [
     "Charger",
@@ -60,7 +61,6 @@ __all__ = [
     "start_fleet",
 ]
 
-OcppVersion = Literal["1.6", "2.0.1"]
 Payload = dict[str, Any]
 T = TypeVar("T")
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+
+from ocpplab_sim.vocabulary import OcppVersion
 
 __all__ = ["Charger", "Evse", "OcppVersion", "Topology"]
-
-OcppVersion = Literal["1.6", "2.0.1"]
 
 
 @dataclass(frozen=True)

@@ -30,22 +30,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ocpplab_sim.asgi_serve import ServedApp
+from ocpplab_sim.vocabulary import EvseStatus
 
 __all__ = ["EVSE_STATUSES", "EmspReceiver", "PushRecord"]
 
-EVSE_STATUSES = frozenset(
-    {
-        "AVAILABLE",
-        "BLOCKED",
-        "CHARGING",
-        "INOPERATIVE",
-        "OUTOFORDER",
-        "PLANNED",
-        "REMOVED",
-        "RESERVED",
-        "UNKNOWN",
-    }
-)
+EVSE_STATUSES = frozenset(EvseStatus)
 VERSIONS = ("2.2.1", "2.1.1")
 
 

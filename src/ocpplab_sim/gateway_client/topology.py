@@ -8,11 +8,11 @@ evseId n (connectorId 1) for OCPP 2.0.1.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from ocpplab_sim.gateway_client.models import OcpiLocationResponse
+from ocpplab_sim.vocabulary import OcppVersion
 
 __all__ = [
     "OcppVersion",
@@ -21,8 +21,6 @@ __all__ = [
     "TopologyEvse",
     "TopologyLocation",
 ]
-
-OcppVersion = Literal["1.6", "2.0.1"]
 
 
 class _Frozen(BaseModel):

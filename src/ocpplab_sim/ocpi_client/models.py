@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ocpplab_sim.vocabulary import EvseStatus
+
 __all__ = [
     "BusinessDetails",
     "Connector",
@@ -56,24 +58,6 @@ class OcpiResponse(_OcpiModel):
     status_code: int
     status_message: str | None = None
     timestamp: datetime
-
-
-class EvseStatus(StrEnum):
-    """Status of an EVSE (OCPI 2.2.1 mod_locations §8.4.22 Status; same nine values in 2.1.1).
-
-    ``UNKNOWN`` also stands for an offline EVSE; ``INOPERATIVE`` is temporarily unavailable,
-    ``OUTOFORDER`` broken.
-    """
-
-    AVAILABLE = "AVAILABLE"
-    BLOCKED = "BLOCKED"
-    CHARGING = "CHARGING"
-    INOPERATIVE = "INOPERATIVE"
-    OUTOFORDER = "OUTOFORDER"
-    PLANNED = "PLANNED"
-    REMOVED = "REMOVED"
-    RESERVED = "RESERVED"
-    UNKNOWN = "UNKNOWN"
 
 
 class InterfaceRole(StrEnum):

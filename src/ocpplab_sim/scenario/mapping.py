@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from ocpplab_sim.vocabulary import CHARGE_POINT_STATUSES_16, CONNECTOR_STATUSES_201
+
 __all__ = [
     "DEFAULT_PROFILE",
     "OCPP_STATUSES",
@@ -32,16 +34,8 @@ _KEEPS_LAST = "keeps the last status"
 # The OCPP statuses an expectation may name: 1.6 ChargePointStatus, 2.0.1 ConnectorStatusEnumType
 # (Occupied), and the pseudo status ``offline``.
 OCPP_STATUSES: tuple[str, ...] = (
-    "Available",
-    "Preparing",
-    "Charging",
-    "SuspendedEV",
-    "SuspendedEVSE",
-    "Finishing",
-    "Reserved",
-    "Unavailable",
-    "Faulted",
-    "Occupied",
+    *CHARGE_POINT_STATUSES_16,
+    *(s for s in CONNECTOR_STATUSES_201 if s not in CHARGE_POINT_STATUSES_16),
     OFFLINE,
 )
 

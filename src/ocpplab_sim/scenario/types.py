@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from ocpplab_sim.vocabulary import EvseStatus
 
 __all__ = [
     "MAX_DURATION_S",
@@ -111,20 +112,6 @@ PositiveDuration = Annotated[
     BeforeValidator(parse_positive_duration),
     WithJsonSchema(_POSITIVE_DURATION_SCHEMA),
 ]
-
-
-class EvseStatus(StrEnum):
-    """OCPI EvseStatus (OCPI 2.2.1 mod_locations §8.4.22; the same nine values in 2.1.1)."""
-
-    AVAILABLE = "AVAILABLE"
-    BLOCKED = "BLOCKED"
-    CHARGING = "CHARGING"
-    INOPERATIVE = "INOPERATIVE"
-    OUTOFORDER = "OUTOFORDER"
-    PLANNED = "PLANNED"
-    REMOVED = "REMOVED"
-    RESERVED = "RESERVED"
-    UNKNOWN = "UNKNOWN"
 
 
 class Strict(BaseModel):
