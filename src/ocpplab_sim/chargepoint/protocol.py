@@ -65,6 +65,7 @@ log = logging.getLogger("ocpplab_sim.chargepoint")
 
 Payload = dict[str, Any]
 _TX = (TransactionStarted, ChargingStateChanged, MeterSample, TransactionStopped)
+_new_call = tuple.__new__  # an OutgoingCall without the Python frame of its __new__
 _DEFAULT_RETRY_S = 10.0  # BootNotification Pending/Rejected without an interval
 
 
@@ -273,6 +274,18 @@ class ChargePointProtocol:
         try:
             self._ACTIONS[type(event)](self, event, now, op)
         finally:
+            op.release()
+        return op
+
+    def send_raw(self, action: str, payload: Payload, now: float) -> Op:
+        """``act(SendRaw(action, payload), now)`` in one step: the load path."""
+        op = Op()
+        session = self.session
+        if session.connected:
+            # the op's first hold passes to its ticket
+            session.send_call(_new_call(OutgoingCall, (action, payload, None)), op, now)
+        else:
+            self.call(OutgoingCall(action, payload), now, op)
             op.release()
         return op
 

@@ -47,6 +47,7 @@ _dumps = orjson.dumps
 _NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
 
 Payload = dict[str, Any]
+_new_ticket = object.__new__
 Kind = Literal["tx", "status", "call", "boot", "security", "barrier"]
 #: Told of every CALL once it is over: ``out`` for the charge point's own (seconds from its
 #: frame to the answer; outcome None, the CALLERROR code, ``timeout`` or ``lost``) and ``in``
@@ -195,6 +196,17 @@ class Session:
             self.boot = ticket
         else:
             self.fifo.append(ticket)
+        self.pump(now)
+
+    def send_call(self, call: OutgoingCall, op: Op, now: float) -> None:
+        """``enqueue(Ticket("call", [call], op), now)`` for an op whose builder's hold passes to
+        the ticket (no hold and release around it): a plain CALL, the one of every action of a
+        load run."""
+        ticket = _new_ticket(Ticket)  # no __init__ to run: the rest are class defaults
+        ticket.kind = "call"
+        ticket.calls = [call]
+        ticket.op = op
+        self.fifo.append(ticket)
         self.pump(now)
 
     def restore(self, intents: list[TransactionIntent]) -> None:
@@ -403,6 +415,30 @@ class Session:
         """The CALL of ``ticket`` in flight got its CALLRESULT. (On every call: lean.)"""
         calls = ticket.calls
         assert calls is not None
+        if ticket.kind == "call" and ticket.then is None:
+            # a plain CALL (one, no intent): what follows, in one step (the load path)
+            call = calls.pop()
+            self.calls_answered += 1
+            if self.on_call is not None:
+                self.on_call("out", call.action, now - self.sent_at, None)
+            op = ticket.op
+            if self.validation != "off":
+                violation = self.violation(call.action, "response", payload)
+                if violation is not None:
+                    self._refused(op, violation)
+            fifo = self.fifo
+            if fifo and fifo[0] is ticket:
+                fifo.popleft()
+            if op is not None:
+                ticket.op = None
+                if op.result is None:
+                    op.result = payload  # what DataTransfer and a raw CALL return
+                op._open -= 1  # release(), inline
+                if op._open == 0:
+                    op._settled()
+            if fifo or self.boot is not None:
+                self.pump(now)
+            return
         call = calls.pop(0)
         self.calls_answered += 1
         if self.on_call is not None:
