@@ -36,7 +36,7 @@ from ocpplab_sim.chargepoint.config import FrameRecord
 from ocpplab_sim.errors import ChargePointError, CsmsUnreachable, OcppCallError, OcppCallTimeout
 from ocpplab_sim.protocol import Adapter, Command, OutgoingCall, Settings
 from ocpplab_sim.protocol.rpc import CallError, FrameError, decode_array, encode_array
-from ocpplab_sim.protocol.schemas import SchemaViolation, validate
+from ocpplab_sim.protocol.schemas import SchemaViolation, validate, validator
 from ocpplab_sim.station import TransactionIntent
 
 __all__ = ["CallObserver", "Kind", "Op", "Session", "Ticket"]
@@ -260,7 +260,11 @@ class Session:
                 elif ticket.lost:
                     note = "again after reconnect"
                 self.on_frame(FrameRecord(now, "out", self.identity, array, note))
-            self.outbox.append(_dumps(array, option=_NON_STR_KEYS))
+            try:
+                frame = _dumps(array)
+            except TypeError:  # a key that is not a string (orjson's default refuses it)
+                frame = _dumps(array, option=_NON_STR_KEYS)
+            self.outbox.append(frame)
             return
 
     def frames_to_send(self) -> list[bytes]:
@@ -399,6 +403,13 @@ class Session:
     ) -> SchemaViolation | None:
         """Where ``data`` breaks the official schema: strict returns the violation, lenient
         logs it and returns None."""
+        check = validator(self.version, action, kind)
+        if check is not None:
+            try:
+                check(data)
+                return None  # valid: the common case, without validate()'s frame
+            except Exception:  # validate() below tells what is wrong
+                pass
         try:
             validate(self.version, action, kind, data)
         except SchemaViolation as exc:
@@ -433,9 +444,14 @@ class Session:
                 ticket.op = None
                 if op.result is None:
                     op.result = payload  # what DataTransfer and a raw CALL return
-                op._open -= 1  # release(), inline
+                op._open -= 1  # release() and _settled(), inline
                 if op._open == 0:
-                    op._settled()
+                    op.done = True
+                    waker = op.waker
+                    if waker is not None:
+                        op.waker = None
+                        if not waker.done():  # a cancelled waiter leaves a cancelled future
+                            waker.set_result(None)
             if fifo or self.boot is not None:
                 self.pump(now)
             return
