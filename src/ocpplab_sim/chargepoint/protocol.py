@@ -65,7 +65,6 @@ log = logging.getLogger("ocpplab_sim.chargepoint")
 
 Payload = dict[str, Any]
 _TX = (TransactionStarted, ChargingStateChanged, MeterSample, TransactionStopped)
-_new_call = tuple.__new__  # an OutgoingCall without the Python frame of its __new__
 _DEFAULT_RETRY_S = 10.0  # BootNotification Pending/Rejected without an interval
 
 
@@ -123,6 +122,7 @@ class ChargePointProtocol:
         self.session.serve = self._serve
         # one call less on every frame: the session's receive is the protocol's
         self.receive_frame = self.session.receive  # type: ignore[method-assign,assignment]
+        self.send_raw = self.session.send_raw  # type: ignore[method-assign]
         self.session.security_lost = self._security_back
         self.session.restore(list(self.queue))
         self.needs_boot = True
@@ -278,16 +278,9 @@ class ChargePointProtocol:
         return op
 
     def send_raw(self, action: str, payload: Payload, now: float) -> Op:
-        """``act(SendRaw(action, payload), now)`` in one step: the load path."""
-        op = Op()
-        session = self.session
-        if session.connected:
-            # the op's first hold passes to its ticket
-            session.send_call(_new_call(OutgoingCall, (action, payload, None)), op, now)
-        else:
-            self.call(OutgoingCall(action, payload), now, op)
-            op.release()
-        return op
+        """``act(SendRaw(action, payload), now)`` in one step: the load path (the session's
+        own method, see ``__init__``)."""
+        return self.session.send_raw(action, payload, now)
 
     def set_configuration(self, name: str, value: str, now: float) -> bool:
         """Change a setting locally by 1.6 key or 2.0.1 ``Component.Variable``; False when
