@@ -393,8 +393,10 @@ class SimulatedChargePoint:
         session = proto.session
         outbox = session.outbox
         if outbox:
-            self._link.send(outbox)  # (the link keeps no reference to the list)
-            outbox.clear()
+            try:
+                self._link.send(outbox)  # (the link keeps no reference to the list)
+            finally:
+                outbox.clear()
         if session.restart is not None:
             proto.take_restart()
             if self._state == "started":
