@@ -8,6 +8,8 @@ import pytest
 
 from ocpplab_sim.chargepoint import FrameRecord
 from ocpplab_sim.chargepoint import events as ev
+from ocpplab_sim.errors import CsmsUnreachable
+from ocpplab_sim.protocol.schemas import SchemaViolation
 from tests.chargepoint.wire import Bench, epoch
 
 
@@ -250,3 +252,31 @@ def test_events_created_offline_say_so_and_only_they() -> None:
         ("Updated", False),  # Charging
         ("Ended", True),
     ]
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_send_raw_is_act_send_raw(version: str) -> None:
+    """The load path (``send_raw``, no event) queues, sends, answers and fails a CALL as
+    ``act(SendRaw(...))`` does."""
+    bench = booted(version)
+    busy = bench.act(ev.DataTransfer("ocpplab"))
+    first = bench.cp.send_raw("Heartbeat", {}, bench.now)
+    bench.collect()
+    second = bench.act(ev.SendRaw("Heartbeat", {}))
+    assert bench.sent[-1].action == "DataTransfer"  # the raw CALLs wait their turn
+    assert bench.answer() and busy.done and busy.error is None
+    assert bench.sent[-1].action == "Heartbeat" and not first.done and not second.done
+    assert bench.answer() and first.done and first.error is None
+    assert first.result == bench.response(bench.sent[-1])
+    assert bench.answer() and second.done and second.error is None
+    bad = bench.cp.send_raw("Heartbeat", {"unknown": 1}, bench.now)  # strict: not sent
+    bench.collect()
+    assert bad.done and isinstance(bad.error, SchemaViolation)
+    assert bench.pending() is None
+    lost = bench.cp.send_raw("Heartbeat", {}, bench.now)
+    bench.collect()
+    assert bench.pending() is not None
+    bench.drop()
+    assert lost.done and isinstance(lost.error, CsmsUnreachable)
+    offline = bench.cp.send_raw("Heartbeat", {}, bench.now)
+    assert offline.done and isinstance(offline.error, CsmsUnreachable)

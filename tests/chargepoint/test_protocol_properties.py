@@ -52,7 +52,7 @@ STEP = st.one_of(
     st.tuples(st.just("remote_start"), evse),
     st.tuples(st.just("remote_stop"), evse),
     st.tuples(st.just("availability"), evse, st.booleans()),
-    st.tuples(st.sampled_from(["reset", "trigger", "reboot", "data_transfer"])),
+    st.tuples(st.sampled_from(["reset", "trigger", "reboot", "data_transfer", "raw"])),
     st.tuples(st.sampled_from(["answer"] * 6 + ["refuse", "timeout", "drop", "connect"])),
     st.tuples(st.just("wait"), st.floats(min_value=0.01, max_value=40.0)),
 )
@@ -83,6 +83,9 @@ def apply(bench: Bench, step: tuple[Any, ...]) -> None:
     }
     if name in actions:
         cp.act(actions[name](), now)
+        bench.collect()
+    elif name == "raw":  # the load path (no event): the same as act(SendRaw(...))
+        cp.send_raw("Heartbeat", {}, now)
         bench.collect()
     elif name == "answer":
         bench.answer()

@@ -124,6 +124,7 @@ class ChargePointProtocol:
         self.session.serve = self._serve
         # one call less on every frame: the session's receive is the protocol's
         self.receive_frame = self.session.receive  # type: ignore[method-assign,assignment]
+        self.send_raw = self.session.send_raw  # type: ignore[method-assign]
         self.session.security_lost = self._security_back
         self.session.restore(list(self.queue))
         self.needs_boot = True
@@ -277,6 +278,11 @@ class ChargePointProtocol:
         finally:
             op.release()
         return op
+
+    def send_raw(self, action: str, payload: Payload, now: float) -> Op:
+        """``act(SendRaw(action, payload), now)`` in one step: the load path (the session's
+        own method, see ``__init__``)."""
+        return self.session.send_raw(action, payload, now)
 
     def set_configuration(self, name: str, value: str, now: float) -> bool:
         """Change a setting locally by 1.6 key or 2.0.1 ``Component.Variable``; False when

@@ -36,7 +36,7 @@ from ocpplab_sim.chargepoint.config import FrameRecord
 from ocpplab_sim.errors import ChargePointError, CsmsUnreachable, OcppCallError, OcppCallTimeout
 from ocpplab_sim.protocol import Adapter, Command, OutgoingCall, Settings
 from ocpplab_sim.protocol.rpc import CallError, FrameError, decode_array, encode_array
-from ocpplab_sim.protocol.schemas import SchemaViolation, validate
+from ocpplab_sim.protocol.schemas import SchemaViolation, validate, validator
 from ocpplab_sim.station import TransactionIntent
 
 __all__ = ["CallObserver", "Kind", "Op", "Session", "Ticket"]
@@ -47,6 +47,8 @@ _dumps = orjson.dumps
 _NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
 
 Payload = dict[str, Any]
+_new_ticket = object.__new__
+_new_call = tuple.__new__  # an OutgoingCall without the Python frame of its __new__
 Kind = Literal["tx", "status", "call", "boot", "security", "barrier"]
 #: Told of every CALL once it is over: ``out`` for the charge point's own (seconds from its
 #: frame to the answer; outcome None, the CALLERROR code, ``timeout`` or ``lost``) and ``in``
@@ -197,6 +199,22 @@ class Session:
             self.fifo.append(ticket)
         self.pump(now)
 
+    def send_raw(self, action: str, payload: Payload, now: float) -> Op:
+        """Queue a plain CALL of ``action`` for a new op (the protocol's ``act`` of a
+        ``SendRaw`` event, in one step: the CALL of every action of a load run); offline the
+        op fails at once."""
+        op = Op()
+        if not self.connected:
+            op.fail(CsmsUnreachable(f"{self.identity}: not connected, cannot send {action}"))
+            return op
+        ticket = _new_ticket(Ticket)  # no __init__ to run: the rest are class defaults
+        ticket.kind = "call"
+        ticket.calls = [_new_call(OutgoingCall, (action, payload, None))]
+        ticket.op = op  # the op's first hold is its ticket's
+        self.fifo.append(ticket)
+        self.pump(now)
+        return op
+
     def restore(self, intents: list[TransactionIntent]) -> None:
         """Queue the transaction intents of a durable queue (already in it), before anything."""
         for intent in reversed(intents):
@@ -227,9 +245,9 @@ class Session:
             if not calls:
                 self._finish(ticket, now)
                 continue
-            call = calls[0]
+            action, payload, _intent = calls[0]  # (unpacked: a field read is a lookup)
             if self.validation != "off":
-                error = self.violation(call.action, "request", call.payload)
+                error = self.violation(action, "request", payload)
                 if error is not None:  # strict: the CALL is not sent
                     self._fail_call(ticket, error, now, retry=False)
                     continue
@@ -239,7 +257,7 @@ class Session:
             self.due = due = now + self.call_timeout_s
             if due < self.hint:
                 self.hint = due
-            array = [2, uid, call.action, call.payload]  # MessageType.CALL
+            array = [2, uid, action, payload]  # MessageType.CALL
             if self.on_frame is not None:
                 note = None
                 if ticket.attempts:
@@ -248,7 +266,11 @@ class Session:
                 elif ticket.lost:
                     note = "again after reconnect"
                 self.on_frame(FrameRecord(now, "out", self.identity, array, note))
-            self.outbox.append(_dumps(array, option=_NON_STR_KEYS))
+            try:
+                frame = _dumps(array)
+            except TypeError:  # a key that is not a string (orjson's default refuses it)
+                frame = _dumps(array, option=_NON_STR_KEYS)
+            self.outbox.append(frame)
             return
 
     def frames_to_send(self) -> list[bytes]:
@@ -341,7 +363,40 @@ class Session:
             if self.on_frame is not None:
                 self.on_frame(FrameRecord(now, "in", self.identity, data))
             self.in_flight = None
-            self._answered(ticket, data[2], now)
+            calls = ticket.calls
+            assert calls is not None
+            if ticket.kind != "call" or ticket.then is not None or calls[0][2] is not None:
+                self._answered(ticket, data[2], now)
+                return None
+            # a plain CALL (one, without an intent, nothing to digest its answer): what
+            # _answered does for it, inline (the load path)
+            payload = data[2]
+            action = calls.pop()[0]
+            self.calls_answered += 1
+            if self.on_call is not None:
+                self.on_call("out", action, now - self.sent_at, None)
+            op = ticket.op
+            if self.validation != "off":
+                violation = self.violation(action, "response", payload)
+                if violation is not None:
+                    self._refused(op, violation)
+            fifo = self.fifo
+            if fifo and fifo[0] is ticket:
+                fifo.popleft()
+            if op is not None:
+                ticket.op = None
+                if op.result is None:
+                    op.result = payload  # what DataTransfer and a raw CALL return
+                op._open -= 1  # release() and _settled(), inline
+                if op._open == 0:
+                    op.done = True
+                    waker = op.waker
+                    if waker is not None:
+                        op.waker = None
+                        if not waker.done():  # a cancelled waiter leaves a cancelled future
+                            waker.set_result(None)
+            if fifo or self.boot is not None:
+                self.pump(now)
             return None
         try:
             message = decode_array(data)
@@ -387,6 +442,13 @@ class Session:
     ) -> SchemaViolation | None:
         """Where ``data`` breaks the official schema: strict returns the violation, lenient
         logs it and returns None."""
+        check = validator(self.version, action, kind)
+        if check is not None:
+            try:
+                check(data)
+                return None  # valid: the common case, without validate()'s frame
+            except Exception:  # validate() below tells what is wrong
+                pass
         try:
             validate(self.version, action, kind, data)
         except SchemaViolation as exc:

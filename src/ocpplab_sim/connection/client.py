@@ -141,7 +141,8 @@ class LinkKeeper:
 
     def send(self, frames: list[bytes]) -> None:
         """Write ``frames`` after every frame given before; dropped when no socket is open
-        (the owner hears of the loss through ``on_lost``)."""
+        (the owner hears of the loss through ``on_lost``). The list is not kept: the caller
+        may reuse it."""
         ws = self._ws
         if ws is None:
             return
