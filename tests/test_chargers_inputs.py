@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.load.test_load_command import sink
@@ -140,17 +141,27 @@ def test_a_central_system_that_never_answers_the_boot_cannot_outlast_the_duratio
 def test_a_signal_ends_the_run_with_its_summary_and_exit_130(signum: int) -> None:
     with sink() as url:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ocpplab_sim", "chargers", "--csms-url", url, "--count", "3"],
+            [sys.executable, "-m", "ocpplab_sim", "chargers", "--csms-url", url, "--count", "3",
+             "--control-port", "0"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )
+        )  # fmt: skip
         try:
-            time.sleep(4)  # started and booted (the sink answers at once)
+            # started and booted, as the fleet itself says (no guess at how long a busy machine
+            # takes to start Python): its control API reports 3 connected
+            assert process.stderr is not None
+            first = process.stderr.readline()
+            control = first.split(" at ", 1)[1].split("/ ", 1)[0]
+            deadline = time.monotonic() + 60
+            while httpx.get(f"{control}/health", timeout=10).json()["connected"] < 3:
+                assert time.monotonic() < deadline, "the fleet did not connect"
+                time.sleep(0.05)
             began = time.monotonic()
             process.send_signal(signum)
             out, err = process.communicate(timeout=30)
+            err = first + err
         finally:
             if process.poll() is None:
                 process.kill()
