@@ -5,7 +5,9 @@ and a push at the end to a Pushgateway (a small HTTP server of the test, on loop
 from __future__ import annotations
 
 import json
+import random
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -73,6 +75,21 @@ def test_buckets_are_the_hdr_counts_at_each_bound() -> None:
     assert histogram.cumulative_counts([600.0, float("inf")]) == [13, 13]
     expected_sum = sum(min(v, 600_000_000) for v in values_us) / 1_000_000
     assert histogram.total_seconds() == pytest.approx(expected_sum, rel=1e-3)
+
+
+def test_the_sum_is_within_the_histogram_s_precision_over_the_whole_range() -> None:
+    rng = random.Random(7)
+    values = [rng.lognormvariate(-5, 1.0) for _ in range(5000)]
+    values += [rng.uniform(0.0, 700.0) for _ in range(500)]  # up to the 600 s clamp
+    histogram = LatencyHistogram()
+    for value in values:
+        histogram.record(value)
+    exact = sum(min(int(v * 1_000_000), 600_000_000) for v in values) / 1_000_000
+    assert histogram.total_seconds() == pytest.approx(exact, rel=1e-3)
+    (count,) = histogram.cumulative_counts([0.01])
+    assert (
+        sum(1 for v in values if v <= 0.01 / 1.001) <= count <= sum(1 for v in values if v <= 0.01)
+    )
 
 
 def _snapshot(worker: int, latencies: dict[str, list[float]], **fields: Any) -> dict[str, Any]:
@@ -289,3 +306,31 @@ def test_a_load_run_is_scraped_live_and_pushed_at_the_end(tmp_path: Path) -> Non
     assert final["ocpplab_load_unanswered_calls"].samples[0].value == counters["unanswered"] == 0
     assert final["ocpplab_load_reconnects"].samples[0].value == counters.get("reconnects", 0)
     assert final["ocpplab_load_errors"].samples == []
+
+
+def test_a_prometheus_address_in_use_is_refused_before_the_run() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ocpplab_sim",
+                "load",
+                "--csms-url",
+                "ws://127.0.0.1:9/ocpp",
+                "--prometheus",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"--prometheus 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

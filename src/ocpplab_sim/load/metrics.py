@@ -8,6 +8,7 @@ reports merge exactly — histograms are added, never averaged.
 from __future__ import annotations
 
 import base64
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -97,7 +98,7 @@ class LatencyHistogram:
         """
         self._flush()
         h = self._h
-        counts = h.counts
+        running = list(itertools.accumulate(h.counts))  # counts at most each bin, in C
         result: list[int] = []
         for bound in bounds_s:
             if bound * 1_000_000 >= _HIGHEST_US:  # +Inf too: every value (clamped at record)
@@ -110,17 +111,29 @@ class LatencyHistogram:
             index = h._counts_index_for(micros)
             if h.get_highest_equivalent_value(micros) > micros:
                 index -= 1  # the bound's own bin holds values above it
-            result.append(int(sum(counts[: index + 1])))
+            result.append(int(running[index]) if index >= 0 else 0)
         return result
 
     def total_seconds(self) -> float:
         """The sum of the values (each at the middle of its HDR bin): a histogram's ``_sum``."""
         self._flush()
         h = self._h
+        counts = list(h.counts)
+        half_magnitude, half, unit = (
+            h.sub_bucket_half_count_magnitude,
+            h.sub_bucket_half_count,
+            h.unit_magnitude,
+        )
         total = 0
-        for index, count in enumerate(h.counts):
-            if count:
-                total += count * h._hdr_median_equiv_value(h.get_value_from_index(index))
+        for index in (i for i, count in enumerate(counts) if count):
+            # HdrHistogram's value at an index, and the middle of that bin
+            bucket = (index >> half_magnitude) - 1
+            sub = (index & (half - 1)) + half
+            if bucket < 0:
+                sub -= half
+                bucket = 0
+            shift = bucket + unit
+            total += counts[index] * ((sub << shift) + ((1 << shift) >> 1))
         return total / 1_000_000
 
     def summary(self) -> dict[str, float | int]:
