@@ -5,7 +5,9 @@ the container's env and the ``JOB_COMPLETION_INDEX`` an Indexed Job sets), one p
 completion index; the merge Job's shell command then runs through ``sh`` with its glob. Only
 what a test must change is changed: the central system (a sink on loopback), the fleet size and
 the duration, and the report volume (a temporary folder). The merged totals equal one run of
-the whole fleet.
+the whole fleet. The manifests are also checked against the Kubernetes API schemas
+(kubernetes-validate, offline) and for what a pod needs: the image's non-root user, a
+read-only root with an emptyDir for /tmp, a pull policy that uses a local image, a CPU limit.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.load.test_load_command import ROOT, load, sink
@@ -127,3 +131,45 @@ def test_the_manifests_shards_and_merge_give_the_totals_of_one_run(tmp_path: Pat
         for i in range(completions)
     ]
     assert sizes == [CHARGERS // completions] * completions
+
+
+def test_the_manifests_are_valid_kubernetes_objects() -> None:
+    """Against the Kubernetes API schemas that kubernetes-validate bundles (offline), strict:
+    a misspelt or misplaced field fails."""
+    checker = Path(sys.executable).parent / "kubernetes-validate"
+    found = str(checker) if checker.exists() else shutil.which("kubernetes-validate")
+    if found is None:
+        pytest.skip("kubernetes-validate is not installed (pip install -e '.[test]')")
+    result = subprocess.run(
+        [found, "--strict", *map(str, sorted(K8S.glob("*.yaml")))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("passed") == len(list(K8S.glob("*.yaml")))
+
+
+def test_every_pod_runs_as_the_image_s_non_root_user_on_a_read_only_root() -> None:
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    uid = int(re.findall(r"^USER (\d+)", dockerfile, re.MULTILINE)[-1])
+    for path in sorted(K8S.glob("*.yaml")):
+        pod = yaml.safe_load(path.read_text())["spec"]["template"]["spec"]
+        security = pod["securityContext"]
+        assert security["runAsNonRoot"] is True, path.name
+        assert security["runAsUser"] == uid and security["fsGroup"] == uid, path.name
+        one = container(path)
+        # ":latest" without a policy is pulled Always: a locally built image would never run
+        assert one["imagePullPolicy"] == "IfNotPresent", path.name
+        assert one["securityContext"]["readOnlyRootFilesystem"] is True, path.name
+        assert one["securityContext"]["allowPrivilegeEscalation"] is False, path.name
+        mounts = {m["mountPath"]: m["name"] for m in one["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]], path.name  # the one scratch place
+
+
+def test_workers_auto_has_a_cpu_limit_to_count() -> None:
+    shard = container(K8S / "load-indexed-job.yaml")
+    assert "--workers=auto" in shard["args"]
+    limits = shard["resources"]["limits"]
+    assert limits["cpu"] == shard["resources"]["requests"]["cpu"]

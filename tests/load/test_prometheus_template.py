@@ -1,39 +1,15 @@
-"""The Prometheus endpoint, the source-address pool and chargers from a provisioned template."""
+"""The source-address pool and chargers from a provisioned template (Prometheus: test_prometheus.py)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
-from ocpplab_sim.load.prometheus import PrometheusExporter, render_metrics
 from ocpplab_sim.load.worker import source_address
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_the_prometheus_endpoint_serves_the_latest_second() -> None:
-    exporter = PrometheusExporter(0)
-    port = exporter.start()
-    try:
-        exporter.update({"t": 3, "connected": 7, "booted": 9, "messages": 40, "p99_s": 0.012})
-        exporter.update({"t": 4, "connected": 8, "booted": 9, "messages": 2, "p99_s": 0.02})
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-            text = answer.read().decode()
-            assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    finally:
-        exporter.close()
-    assert "ocpplab_load_connected 8\n" in text
-    assert "ocpplab_load_booted_total 9\n" in text
-    assert "ocpplab_load_messages_total 42\n" in text  # summed over the seconds
-    assert 'ocpplab_load_call_latency_seconds{quantile="0.99"} 0.02\n' in text
-    assert "# TYPE ocpplab_load_errors_total counter" in text
-
-
-def test_metrics_before_the_first_second_are_zero() -> None:
-    assert "ocpplab_load_connected 0\n" in render_metrics(None)
 
 
 def test_source_addresses_go_round_robin_over_loopback() -> None:

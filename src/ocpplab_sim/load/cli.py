@@ -22,7 +22,7 @@ from ocpplab_sim.load.html import to_html
 from ocpplab_sim.load.merge import merge_load_reports, read_report
 from ocpplab_sim.load.metrics import LoadMetrics
 from ocpplab_sim.load.ocpi_probe import EvseRef, OcpiProbe
-from ocpplab_sim.load.prometheus import PrometheusExporter
+from ocpplab_sim.load.prometheus import PrometheusExporter, bind_address, pushgateway_url
 from ocpplab_sim.load.runner import LOAD_REPORT_KIND, LOAD_REPORT_VERSION, LoadRunResult, run_load
 from ocpplab_sim.load.shapes import SHAPES, parse_shape
 from ocpplab_sim.load.shard import Shard, shard_from_env
@@ -198,10 +198,19 @@ def add_load_parser(commands: Any) -> None:
     load.add_argument("--quiet", action="store_true", help="no live progress")
     load.add_argument(
         "--prometheus",
-        type=_whole(0, 65535),
-        metavar="PORT",
-        help="serve live metrics for Prometheus on http://127.0.0.1:PORT/metrics (0: any port)",
+        type=bind_address,
+        metavar="[HOST:]PORT",
+        help="serve live metrics for Prometheus on http://HOST:PORT/metrics (default host "
+        "127.0.0.1; 0.0.0.0 in a container; port 0: any)",
     )
+    load.add_argument(
+        "--pushgateway",
+        type=pushgateway_url,
+        metavar="URL",
+        help="push the final metrics to this Prometheus Pushgateway at the end of the run "
+        "(grouped by --pushgateway-job and instance shard-I)",
+    )
+    load.add_argument("--pushgateway-job", default="ocpplab_load", metavar="NAME")
     load.add_argument(
         "--transport",
         choices=TRANSPORTS,
@@ -612,17 +621,19 @@ def _execute(
         f"{args.duration:g}s, shard {shard.index}/{shard.count}, workers {args.workers}"
     )
     exporter: PrometheusExporter | None = None
-    if args.prometheus is not None:
-        exporter = PrometheusExporter(args.prometheus)
+    if args.prometheus is not None or args.pushgateway:
+        plan = replace(plan, live_metrics=True)
+        host, port = args.prometheus or ("127.0.0.1", 0)
+        exporter = PrometheusExporter(port, host, shard=shard.index)
+        observe = exporter.observe if observe is None else _both(exporter.observe, observe)
+    if exporter is not None and args.prometheus is not None:
         try:
-            port = exporter.start()
+            exporter.start()
         except OSError as exc:
-            raise InputError(f"--prometheus {args.prometheus}: {exc}") from exc
-        _console.say(f"  Prometheus metrics on http://127.0.0.1:{port}/metrics")
+            raise InputError(f"--prometheus {':'.join(map(str, args.prometheus))}: {exc}") from exc
+        _console.say(f"  Prometheus metrics on {exporter.url()}")
 
     def progress(point: dict[str, Any]) -> None:
-        if exporter is not None:
-            exporter.update(point)
         if not args.quiet:
             _progress(point)
 
@@ -639,7 +650,24 @@ def _execute(
     finally:
         if exporter is not None:
             exporter.close()
+    if exporter is not None and args.pushgateway:
+        instance = f"shard-{shard.index}"
+        try:
+            exporter.push(args.pushgateway, args.pushgateway_job, instance)
+            _console.say(f"  metrics pushed to {args.pushgateway} (instance {instance})")
+        except OSError as exc:  # the run's verdict stands; the missing push is said
+            print(f"warning: --pushgateway {args.pushgateway}: {exc}", file=sys.stderr)
     return result
+
+
+def _both(
+    first: Callable[[dict[str, Any]], None], second: Callable[[dict[str, Any]], None]
+) -> Callable[[dict[str, Any]], None]:
+    def both(snapshot: dict[str, Any]) -> None:
+        first(snapshot)
+        second(snapshot)
+
+    return both
 
 
 def _unstarted_report(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
-import os
 import queue
 import signal
 import time
@@ -19,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from ocpplab_sim.load.cpus import available_cpus
 from ocpplab_sim.load.metrics import LatencyHistogram, LoadMetrics
 from ocpplab_sim.load.shard import Shard
 from ocpplab_sim.load.sink import run_fast
@@ -114,15 +114,16 @@ def run_load(
 ) -> LoadRunResult:
     """Run the shard's part of the fleet and return the merged report.
 
-    ``workers="auto"`` uses one process per core. ``observe`` sees every worker snapshot as it
-    arrives, and the ``status_only`` ones a worker sends within a tick of a watched charger's
-    StatusNotification (what an OCPI probe waits for). ``stop`` ends the run early when raised
+    ``workers="auto"`` uses one process per usable CPU (affinity and cgroup quota).
+    ``observe`` sees every worker snapshot as it arrives, and the ``status_only`` ones a worker
+    sends within a tick of a watched charger's StatusNotification (what an OCPI probe waits
+    for). ``stop`` ends the run early when raised
     (``STOP``: wind down and report what was measured; ``ABORT``: stop waiting for that too).
     A worker that dies or does not finish is counted (``errors.worker_failed``) and named in
     the report's ``worker_failures``; the other workers' metrics are kept.
     """
     shard = shard or Shard()
-    count = (os.cpu_count() or 1) if workers == "auto" else int(workers)
+    count = available_cpus() if workers == "auto" else int(workers)
     plans = _split(plan, shard, max(1, count))
     started_at = time.time()
     snapshots: dict[int, list[dict[str, Any]]] = {}
@@ -242,7 +243,7 @@ def _signals_blocked() -> Iterator[None]:
 def _describe(plan: WorkerPlan) -> dict[str, Any]:
     data = asdict(plan)
     data["shape"] = {"kind": type(plan.shape).__name__, **asdict(plan.shape)}  # type: ignore[call-overload]
-    for key in ("first", "last", "worker"):
+    for key in ("first", "last", "worker", "live_metrics"):
         data.pop(key)
     # counts only: the provisioned chargers carry passwords, and both lists can be long
     data["chargers"] = len(plan.chargers)

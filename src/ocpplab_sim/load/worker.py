@@ -99,6 +99,8 @@ class WorkerPlan:
     fault_rate: float = 0.0
     fault_s: float = 10.0
     fault_code: str = "OtherError"
+    #: snapshots also carry the whole run's histograms and counters so far (``--prometheus``)
+    live_metrics: bool = False
 
     @property
     def size(self) -> int:
@@ -384,6 +386,15 @@ class _Worker:
             "cpu_s": time.process_time(),
             "final": final,
         }
+        if self.plan.live_metrics:
+            # cumulative, so a parent (the Prometheus exporter) keeps only each worker's latest
+            metrics = state.metrics
+            data["histograms"] = {name: h.encode() for name, h in metrics.histograms.items()}
+            counters = dict(metrics.counters)
+            counters["reconnects"] = counters.get("reconnects", 0) + sum(
+                p.reconnects for p in self.connected.values()
+            )
+            data["counters"] = counters
         state.interval = LatencyHistogram()
         state.interval_messages = 0
         return data
