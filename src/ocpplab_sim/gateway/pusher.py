@@ -9,7 +9,8 @@ never an older status after a newer one. Different EVSEs push concurrently.
 A failed attempt (transport error, HTTP non-2xx, OCPI ``status_code`` not 1xxx) is retried after
 ``push_backoff`` seconds, doubling each time, up to ``push_attempts`` tries; a newer change of the
 same EVSE supersedes the retries of an older one (the eMSP needs the newest status, and sending it
-sooner keeps the order). Every attempt is one ``ocpi_pushes`` row (the report's ``pushes``).
+sooner keeps the order). Every attempt is one ``ocpi_pushes`` row (the report's ``pushes``),
+queued on the write-behind writer.
 Nothing is sent for a CPO without a registered eMSP whose Locations receiver was discovered.
 """
 
@@ -26,11 +27,13 @@ from urllib.parse import quote
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import Cpo, Database, Location, OcpiCredentials, OcpiPush
 from .ocpi_peer import authorization, patch_status
 from .settings import GatewaySettings
 from .station_store import EvseChange
+from .writer import Writer
 
 __all__ = ["Pusher"]
 
@@ -53,8 +56,10 @@ class Pusher:
         http: httpx.AsyncClient,
         settings: GatewaySettings,
         clock: Callable[[], datetime],
+        writer: Writer | None = None,
     ) -> None:
         self._db = db
+        self._writer = writer
         self._http = http
         self._settings = settings
         self._clock = clock
@@ -135,6 +140,20 @@ class Pusher:
         header = authorization(creds.peer_token_b, creds.ocpi_version or "2.2.1")
         return _Target(url, header, location_id)
 
+    async def _record(self, row: OcpiPush) -> None:
+        """One attempt's row: through the writer (committed with its next batch, not awaited)
+        when there is one, else in a transaction of its own."""
+
+        async def op(session: AsyncSession) -> None:
+            session.add(row)
+
+        if self._writer is None:
+            async with self._db.write() as session:
+                await op(session)
+            return
+        await self._writer.reserve()
+        self._writer.enqueue(op).add_done_callback(_retrieve)
+
     async def _push(self, change: EvseChange, queue: deque[EvseChange]) -> None:
         target = await self._target(change)
         if target is None:
@@ -144,23 +163,22 @@ class Pusher:
             result = await patch_status(
                 self._http, target.url, target.header, change.ocpi_status, change.last_updated
             )
-            async with self._db.write() as session:
-                session.add(
-                    OcpiPush(
-                        cpo_id=change.cpo_id,
-                        location_id=target.location_id,
-                        evse_uid=change.evse_uid,
-                        url=target.url,
-                        ocpi_status=change.ocpi_status,
-                        last_updated=change.last_updated,
-                        attempt=attempt,
-                        ok=result.ok,
-                        http_status=result.http_status,
-                        ocpi_status_code=result.ocpi_status_code,
-                        detail=result.detail,
-                        at=self._clock(),
-                    )
+            await self._record(
+                OcpiPush(
+                    cpo_id=change.cpo_id,
+                    location_id=target.location_id,
+                    evse_uid=change.evse_uid,
+                    url=target.url,
+                    ocpi_status=change.ocpi_status,
+                    last_updated=change.last_updated,
+                    attempt=attempt,
+                    ok=result.ok,
+                    http_status=result.http_status,
+                    ocpi_status_code=result.ocpi_status_code,
+                    detail=result.detail,
+                    at=self._clock(),
                 )
+            )
             if result.ok or attempt == attempts or queue:
                 return
             delay = self._settings.push_backoff * 2 ** (attempt - 1)
@@ -169,3 +187,8 @@ class Pusher:
                 await asyncio.wait_for(wake.wait(), delay)
             if queue:
                 return  # superseded by a newer status of this EVSE
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("push record not written: %r", future.exception())
