@@ -61,11 +61,16 @@ def create_app(
             stations = StationStore(db, clock, on_change=pusher.notify, writer=writer)
             await stations.reset_connectivity()
             writer.start()
+
+            async def deleted(cpo_id: int) -> None:
+                pusher.forget(cpo_id)
+                await registry.close_cpo(cpo_id)
+
             provisioner = Provisioner(
                 db,
                 templates,
                 clock,
-                registry.close_cpo,
+                deleted,
                 hold_open=settings.provisioning_hold_open,
             )
             app.state.gateway = GatewayContext(

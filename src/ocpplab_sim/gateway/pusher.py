@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from .db import Cpo, Database, Location, OcpiCredentials, OcpiPush
 from .ocpi_peer import authorization, patch_status
@@ -67,6 +67,17 @@ class Pusher:
         self._wake: dict[int, asyncio.Event] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._closed = False
+        # Push targets by (CPO, location pk): immutable except through the credentials module
+        # or a deletion, which call forget(); a generation per CPO keeps a lookup that raced
+        # with forget() from caching its stale answer.
+        self._targets: dict[tuple[int, int], _Target | None] = {}
+        self._generation: dict[int, int] = {}
+
+    def forget(self, cpo_id: int) -> None:
+        """The CPO's credentials changed or it was deleted: look its push targets up again."""
+        self._generation[cpo_id] = self._generation.get(cpo_id, 0) + 1
+        for key in [k for k in self._targets if k[0] == cpo_id]:
+            del self._targets[key]
 
     def notify(self, changes: list[EvseChange]) -> None:
         """Queue committed changes; starts the EVSE's worker when it is idle."""
@@ -116,6 +127,24 @@ class Pusher:
             self._wake.pop(pk, None)
 
     async def _target(self, change: EvseChange) -> _Target | None:
+        key = (change.cpo_id, change.location_pk)
+        if key in self._targets:
+            return self._targets[key]
+        generation = self._generation.get(change.cpo_id, 0)
+        target = await self._lookup(change)
+        if self._generation.get(change.cpo_id, 0) == generation:
+            self._targets[key] = target
+        return target
+
+    async def _evse_target(self, change: EvseChange) -> _Target | None:
+        """The PATCH URL of the changed EVSE (its location's target + ``/evse_uid``)."""
+        location = await self._target(change)
+        if location is None:
+            return None
+        url = location.url + "/" + quote(change.evse_uid, safe="")
+        return _Target(url, location.header, location.location_id)
+
+    async def _lookup(self, change: EvseChange) -> _Target | None:
         async with self._db.read() as session:
             row = (
                 await session.execute(
@@ -135,7 +164,7 @@ class Pusher:
             or not creds.peer_token_b
         ):
             return None
-        parts = (cpo.country_code, cpo.party_id, location_id, change.evse_uid)
+        parts = (cpo.country_code, cpo.party_id, location_id)
         url = creds.peer_locations_url + "/" + "/".join(quote(p, safe="") for p in parts)
         header = authorization(creds.peer_token_b, creds.ocpi_version or "2.2.1")
         return _Target(url, header, location_id)
@@ -144,18 +173,18 @@ class Pusher:
         """One attempt's row: through the writer (committed with its next batch, not awaited)
         when there is one, else in a transaction of its own."""
 
-        async def op(session: AsyncSession) -> None:
+        def op(session: Session) -> None:
             session.add(row)
 
         if self._writer is None:
             async with self._db.write() as session:
-                await op(session)
+                session.add(row)
             return
         await self._writer.reserve()
         self._writer.enqueue(op).add_done_callback(_retrieve)
 
     async def _push(self, change: EvseChange, queue: deque[EvseChange]) -> None:
-        target = await self._target(change)
+        target = await self._evse_target(change)
         if target is None:
             return
         attempts = self._settings.push_attempts

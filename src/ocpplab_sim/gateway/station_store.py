@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from .db import (
     Charger,
@@ -161,6 +162,7 @@ class _Live:
     evses: dict[int, _EvseState]
     sockets: int = 0
     pending: int = 0
+    online: bool = False
 
 
 class _Counters(Flusher):
@@ -186,24 +188,22 @@ class _Counters(Flusher):
         for pk, at in heartbeats.items():
             self.heartbeats.setdefault(pk, at)
 
-    async def write(
-        self, session: AsyncSession, state: tuple[dict[tuple[int, str], int], dict[int, datetime]]
+    def write(
+        self, session: Session, state: tuple[dict[tuple[int, str], int], dict[int, datetime]]
     ) -> None:
         counts, heartbeats = state
         if counts:
-            cpos = set(
-                await session.scalars(select(Cpo.id).where(Cpo.id.in_({c for c, _ in counts})))
-            )
+            cpos = set(session.scalars(select(Cpo.id).where(Cpo.id.in_({c for c, _ in counts}))))
             for (cpo_id, action), n in counts.items():
                 if cpo_id not in cpos:
                     continue
-                row = await session.get(MessageCount, (cpo_id, action))
+                row = session.get(MessageCount, (cpo_id, action))
                 if row is None:
                     session.add(MessageCount(cpo_id=cpo_id, action=action, count=n))
                 else:
                     row.count += n
         if heartbeats:
-            await session.execute(
+            session.execute(
                 update(Charger),
                 [{"pk": pk, "last_heartbeat_at": at} for pk, at in heartbeats.items()],
             )
@@ -289,7 +289,7 @@ class StationStore:
             at=self._clock(),
         )
 
-        async def op(session: AsyncSession) -> None:
+        def op(session: Session) -> None:
             session.add(row)
 
         await self._submit(op)
@@ -338,7 +338,7 @@ class StationStore:
                 cpo = await session.get_one(Cpo, charger.cpo_id)
                 live = await self._load(session, charger_pk)
                 writes = self._offline(live, PROFILES[cpo.mapping_profile], now)
-                await _write_offline(session, charger_pk, writes, now)
+                await session.run_sync(_write_offline, charger_pk, writes, now)
                 changes += [w.change for w in writes if w.change is not None]
         if changes and self._on_change is not None:
             self._on_change(changes)
@@ -376,14 +376,15 @@ class StationStore:
         written behind (not awaited)."""
         live = await self._live_for(station)
         live.sockets += 1
+        live.online = True
         now = self._clock()
         pk = station.charger_pk
         event = ConnectionEvent(
             cpo_id=station.cpo_id, station_id=station.identity, event="connected", at=now
         )
 
-        async def op(session: AsyncSession) -> None:
-            await session.execute(
+        def op(session: Session) -> None:
+            session.execute(
                 update(Charger).where(Charger.pk == pk).values(online=True, connected_at=now)
             )
             session.add(event)
@@ -411,10 +412,10 @@ class StationStore:
         if still_current and live is not None:
             writes = self._offline(live, station.profile, now)
 
-        async def op(session: AsyncSession) -> None:
+        def op(session: Session) -> None:
             session.add(event)
             if still_current:
-                await _write_offline(session, pk, writes, now)
+                _write_offline(session, pk, writes, now)
 
         self._queue(live, op, [w.change for w in writes if w.change is not None])
         if live is not None:
@@ -423,6 +424,7 @@ class StationStore:
 
     def _offline(self, live: _Live, profile: MappingProfile, now: datetime) -> list[_StatusWrite]:
         writes = []
+        live.online = False
         for evse in live.evses.values():
             evse.online = False
             writes.append(_StatusWrite.of(evse, None, self._recompute(evse, profile, now)))
@@ -451,8 +453,8 @@ class StationStore:
     async def booted(self, station: Station, firmware_version: str | None) -> None:
         pk, now = station.charger_pk, self._clock()
 
-        async def op(session: AsyncSession) -> None:
-            await session.execute(
+        def op(session: Session) -> None:
+            session.execute(
                 update(Charger)
                 .where(Charger.pk == pk)
                 .values(last_boot_at=now, firmware_version=firmware_version)
@@ -477,9 +479,9 @@ class StationStore:
         )
         pk = station.charger_pk
 
-        async def op(session: AsyncSession) -> None:
+        def op(session: Session) -> None:
             session.add(event)
-            await _write_offline(session, pk, writes, now)
+            _write_offline(session, pk, writes, now)
 
         self._queue(live, op, [w.change for w in writes if w.change is not None])
 
@@ -487,11 +489,14 @@ class StationStore:
         """A silent charger spoke again: it is online (its EVSEs wait for StatusNotification)."""
         pk = station.charger_pk
 
-        async def op(session: AsyncSession) -> None:
-            await session.execute(update(Charger).where(Charger.pk == pk).values(online=True))
+        def op(session: Session) -> None:
+            session.execute(update(Charger).where(Charger.pk == pk).values(online=True))
 
         await self.writer.reserve()
-        self._queue(self._live.get(pk), op)
+        live = self._live.get(pk)
+        if live is not None:
+            live.online = True
+        self._queue(live, op)
 
     def now(self) -> datetime:
         """The store's clock."""
@@ -514,21 +519,24 @@ class StationStore:
         if evse is not None:
             evse.ocpp_status, evse.online = ocpp_status, True
             change = self._recompute(evse, station.profile, now)
-        writes = [] if evse is None else [_StatusWrite.of(evse, ocpp_status, change)]
-        snapshot = None if evse is None else (evse.pk, evse.ocpi_status)
+        write = None if evse is None else _StatusWrite.of(evse, ocpp_status, change)
+        # The charger row says online already unless this ends a silence (or it is number 0).
+        charger_row = number == 0 or live is None or not live.online
+        if live is not None:
+            live.online = True
 
-        async def op(session: AsyncSession) -> None:
-            values: dict[str, Any] = {"online": True}
-            if number == 0:
-                values["station_status"] = ocpp_status
-            await session.execute(update(Charger).where(Charger.pk == pk).values(**values))
-            if snapshot is not None:
-                await session.execute(
-                    update(Evse)
-                    .where(Evse.pk == snapshot[0])
-                    .values(ocpp_status=ocpp_status, ocpp_status_at=now, online=True)
-                )
-                await _write_statuses(session, writes, now)
+        def op(session: Session) -> None:
+            if charger_row:
+                values: dict[str, Any] = {"online": True}
+                if number == 0:
+                    values["station_status"] = ocpp_status
+                session.execute(update(Charger).where(Charger.pk == pk).values(**values))
+            if write is not None:
+                values = {"ocpp_status": ocpp_status, "ocpp_status_at": now, "online": True}
+                if write.change is not None:
+                    values.update(ocpi_status=write.ocpi_status, last_updated=now)
+                session.execute(update(Evse).where(Evse.pk == write.evse_pk).values(**values))
+                _write_statuses(session, [write], now, evse_row=False)
 
         await self._queue(live, op, [] if change is None else [change])
         return number == 0 or evse is not None
@@ -544,7 +552,7 @@ class StationStore:
         """Persist an OCPP 1.6 StartTransaction and return the transactionId assigned to it."""
         started = started_at or self._clock()
 
-        async def op(session: AsyncSession) -> int:
+        def op(session: Session) -> int:
             tx = Transaction(
                 cpo_id=station.cpo_id,
                 charger_pk=station.charger_pk,
@@ -556,7 +564,7 @@ class StationStore:
                 started_at=started,
             )
             session.add(tx)
-            await session.flush()
+            session.flush()
             tx.transaction_id = str(tx.pk)
             return tx.pk
 
@@ -576,8 +584,8 @@ class StationStore:
         """Close a 1.6 transaction; False if the station has no such transaction."""
         stopped = stopped_at or self._clock()
 
-        async def op(session: AsyncSession) -> bool:
-            tx = await session.scalar(
+        def op(session: Session) -> bool:
+            tx = session.scalar(
                 select(Transaction).where(
                     Transaction.charger_pk == station.charger_pk,
                     Transaction.transaction_id == str(transaction_id),
@@ -612,8 +620,8 @@ class StationStore:
         energy = energy_register_wh(meter_values)
         ended_at = at or self._clock()
 
-        async def op(session: AsyncSession) -> None:
-            tx = await session.scalar(
+        def op(session: Session) -> None:
+            tx = session.scalar(
                 select(Transaction).where(
                     Transaction.charger_pk == station.charger_pk,
                     Transaction.transaction_id == transaction_id,
@@ -630,7 +638,7 @@ class StationStore:
                     started_at=at if event_type == "Started" else None,
                 )
                 session.add(tx)
-                await session.flush()
+                session.flush()
             if number is not None and tx.ocpp_number is None:
                 tx.ocpp_number = number
             if id_token is not None and tx.id_token is None:
@@ -659,10 +667,10 @@ class StationStore:
         """Store standalone MeterValues; a known transaction's latest register is updated."""
         energy = energy_register_wh(meter_values)
 
-        async def op(session: AsyncSession) -> None:
+        def op(session: Session) -> None:
             tx = None
             if transaction_id is not None:
-                tx = await session.scalar(
+                tx = session.scalar(
                     select(Transaction).where(
                         Transaction.charger_pk == station.charger_pk,
                         Transaction.transaction_id == transaction_id,
@@ -691,10 +699,8 @@ class StationStore:
         )
 
 
-async def _write_statuses(
-    session: AsyncSession,
-    writes: list[_StatusWrite],
-    now: datetime,
+def _write_statuses(
+    session: Session, writes: list[_StatusWrite], now: datetime, *, evse_row: bool = True
 ) -> None:
     """History rows for every recomputed EVSE; ``ocpi_status``/``last_updated`` (and the
     location's ``last_updated``) for those whose OCPI status changed."""
@@ -709,25 +715,26 @@ async def _write_statuses(
             )
         )
         if write.change is not None:
-            await session.execute(
-                update(Evse)
-                .where(Evse.pk == write.evse_pk)
-                .values(ocpi_status=write.ocpi_status, last_updated=now)
-            )
-            await session.execute(
+            if evse_row:
+                session.execute(
+                    update(Evse)
+                    .where(Evse.pk == write.evse_pk)
+                    .values(ocpi_status=write.ocpi_status, last_updated=now)
+                )
+            session.execute(
                 update(Location).where(Location.pk == write.location_pk).values(last_updated=now)
             )
 
 
-async def _write_offline(
-    session: AsyncSession,
+def _write_offline(
+    session: Session,
     charger_pk: int,
     writes: list[_StatusWrite],
     now: datetime,
 ) -> None:
-    await session.execute(update(Charger).where(Charger.pk == charger_pk).values(online=False))
-    await session.execute(update(Evse).where(Evse.charger_pk == charger_pk).values(online=False))
-    await _write_statuses(session, writes, now)
+    session.execute(update(Charger).where(Charger.pk == charger_pk).values(online=False))
+    session.execute(update(Evse).where(Evse.charger_pk == charger_pk).values(online=False))
+    _write_statuses(session, writes, now)
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:

@@ -1,7 +1,10 @@
 """The write-behind database writer: one task, one bounded queue, group commit.
 
 Every write of the OCPP hot path (connect, disconnect, status, transactions, meter values, push
-records) is an *operation*: a coroutine function run on the writer's session. The writer task
+records) is an *operation*: a plain function run on the writer's (synchronous) session. With a
+SQLite file the whole batch runs in the writer's own thread on a synchronous connection (one
+hand-over per batch, not one per statement); otherwise (PostgreSQL, in-memory SQLite) it runs
+through the async session's ``run_sync``. The writer task
 takes whatever operations are queued (up to ``max_batch``), runs them in order in **one**
 transaction and commits once (group commit); only then are their futures resolved and their
 ``after`` callbacks called, in queue order. A caller that acknowledges a write to a charger
@@ -23,13 +26,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
 
-from .db import Database
+from .db import Database, _sqlite_pragmas
 
 __all__ = ["Flusher", "Operation", "Writer", "WriterClosed"]
 
@@ -37,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-Operation = Callable[[AsyncSession], Awaitable[T]]
+Operation = Callable[[Session], T]
 
 
 class Flusher:
@@ -51,7 +56,7 @@ class Flusher:
     def take(self) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
 
-    async def write(self, session: AsyncSession, state: Any) -> None:  # pragma: no cover
+    def write(self, session: Session, state: Any) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
     def give_back(self, state: Any) -> None:  # pragma: no cover - interface
@@ -93,6 +98,18 @@ class Writer:
         self._closed = False
         self.batches = 0
         self.committed = 0
+        self._engine: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        url = db.engine.url
+        if url.get_backend_name() == "sqlite" and not db.memory:
+            self._engine = create_engine(
+                url.set(drivername="sqlite+pysqlite"),
+                connect_args={"check_same_thread": False},
+                pool_size=1,
+                max_overflow=0,
+            )
+            event.listen(self._engine, "connect", _sqlite_pragmas)
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="gateway-writer")
 
     def add_flusher(self, flusher: Flusher) -> None:
         self._flushers.append(flusher)
@@ -165,6 +182,10 @@ class Writer:
             if not item.future.done():
                 item.future.set_exception(WriterClosed("writer stopped"))
         self._queue.clear()
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._engine is not None:
+            self._engine.dispose()
 
     def _release_space(self) -> None:
         while self._space:
@@ -226,15 +247,7 @@ class Writer:
     async def _commit(self, batch: list[_Item[Any]]) -> None:
         taken = [(f, f.take()) for f in self._flushers if f.dirty()]
         try:
-            async with self._db.write() as session:
-                for flusher, state in taken:
-                    await flusher.write(session, state)
-                for index, item in enumerate(batch, 1):
-                    item.result = await item.op(session)
-                    if index % 200 == 0:
-                        # keep the identity map small in big batches
-                        await session.flush()
-                        session.expunge_all()
+            await self._in_transaction(self._apply, taken, batch)
             return
         except Exception as exc:
             for flusher, state in taken:
@@ -249,10 +262,36 @@ class Writer:
             )
         for item in batch:
             try:
-                async with self._db.write() as session:
-                    item.result = await item.op(session)
+                await self._in_transaction(self._apply, [], [item])
             except Exception as exc:
                 item.result = _Failed(exc)
+
+    async def _in_transaction(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(session, *args)`` in one committed transaction, under the database's write
+        lock (provisioning and the API write through it too)."""
+        if self._engine is None or self._thread is None:
+            async with self._db.write() as session:
+                await session.run_sync(fn, *args)
+            return
+        engine = self._engine
+
+        def run() -> None:
+            with Session(engine, expire_on_commit=False) as session, session.begin():
+                fn(session, *args)
+
+        async with self._db.write_lock():
+            await asyncio.get_running_loop().run_in_executor(self._thread, run)
+
+    @staticmethod
+    def _apply(session: Session, taken: list[tuple[Flusher, Any]], batch: list[_Item[Any]]) -> None:
+        for flusher, state in taken:
+            flusher.write(session, state)
+        for index, item in enumerate(batch, 1):
+            item.result = item.op(session)
+            if index % 200 == 0:
+                # keep the identity map small in big batches
+                session.flush()
+                session.expunge_all()
 
 
 @dataclass
@@ -260,5 +299,5 @@ class _Failed:
     exc: BaseException
 
 
-async def _noop(session: AsyncSession) -> None:
+def _noop(session: Session) -> None:
     return None
