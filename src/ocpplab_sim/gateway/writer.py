@@ -119,6 +119,11 @@ class Writer:
         """Operations queued and not yet taken by the writer."""
         return len(self._queue)
 
+    @property
+    def waiting(self) -> int:
+        """Callers waiting in :meth:`reserve` for room in the queue."""
+        return sum(1 for waiter in self._space if not waiter.done())
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="gateway-writer")
