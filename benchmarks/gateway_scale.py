@@ -454,8 +454,19 @@ async def get(out: Any, kind: str, within: float) -> tuple[Any, ...]:
     return tuple(message)
 
 
-def start_gateway(cmd: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+def start_gateway(cmd: list[str], log: str) -> subprocess.Popen[bytes]:
+    """The gateway, its log (stderr) going to the file ``log``."""
+    with open(log, "wb") as sink:
+        return subprocess.Popen(cmd, stderr=sink, stdout=subprocess.DEVNULL)
+
+
+def listening(log: str) -> str | None:
+    """The URL of the "listening on" line in the gateway's log, if written yet."""
+    with open(log, encoding="utf-8", errors="replace") as text:
+        for line in text:
+            if "listening on" in line:
+                return line.rsplit(" ", 1)[1].strip()
+    return None
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -479,16 +490,13 @@ async def run(args: argparse.Namespace) -> None:
         "--heartbeat-interval",
         str(int(args.heartbeat)),
     ]
-    proc = start_gateway(cmd)
-    assert proc.stderr is not None
-    line = ""
-    while "listening on" not in line:
-        line = proc.stderr.readline()
-        if not line:
-            raise RuntimeError("gateway did not start")
-    url = line.rsplit(" ", 1)[1].strip()
-    # keep draining the gateway's stderr
-    drain = asyncio.get_running_loop().run_in_executor(None, proc.stderr.read)
+    log = f"{folder}/gateway.log"
+    proc = start_gateway(cmd, log)
+    deadline = time.monotonic() + 60
+    while (url := listening(log)) is None:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"gateway did not start; see {log}")
+        await asyncio.sleep(0.05)
     emsp = Emsp()
     figures: list[str] = []
     try:
@@ -640,7 +648,7 @@ async def run(args: argparse.Namespace) -> None:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        await drain
+        print(f"(gateway log: {log})")
     print(f"\n== gateway_scale ({db.split(':')[0]}, {os.cpu_count()} cores)")
     for figure in figures:
         print(figure)
