@@ -498,7 +498,7 @@ async def run(args: argparse.Namespace) -> None:
             raise RuntimeError(f"gateway did not start; see {log}")
         await asyncio.sleep(0.05)
     emsp = Emsp()
-    figures: list[str] = []
+    figures = _Figures()
     try:
         async with (
             httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=120) as api,
@@ -652,6 +652,14 @@ async def run(args: argparse.Namespace) -> None:
     print(f"\n== gateway_scale ({db.split(':')[0]}, {os.cpu_count()} cores)")
     for figure in figures:
         print(figure)
+
+
+class _Figures(list[str]):
+    """The figures, each also printed as soon as it is known (a later failure keeps them)."""
+
+    def append(self, figure: str) -> None:
+        print(f"  {figure}", flush=True)
+        super().append(figure)
 
 
 def propagation(
