@@ -321,3 +321,45 @@ async def recording_emsp(version: str = "2.2.1") -> AsyncIterator[RecordingEmsp]
         server.should_exit = True
         await task
         sock.close()
+
+
+POSTGRES_ENV = "OCPPLAB_TEST_POSTGRES_URL"
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL URL tests may use (``OCPPLAB_TEST_POSTGRES_URL``), or None."""
+    import os
+
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+async def fresh_postgres(base_url: str, worker: str) -> str:
+    """A database of its own for one xdist worker (created on first use, next to the one in
+    ``base_url``; the user needs CREATEDB), emptied of every gateway table."""
+    import asyncpg  # type: ignore[import-untyped]
+    from sqlalchemy.engine import make_url
+
+    from ocpplab_sim.gateway.db import Database
+
+    url = make_url(base_url)
+    name = f"{url.database}_{worker}"
+    conn = await asyncpg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+    )
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    fresh = url.set(database=name).render_as_string(hide_password=False)
+    db = Database(fresh)
+    try:
+        await db.downgrade("base")
+    finally:
+        await db.dispose()
+    return fresh

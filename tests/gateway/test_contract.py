@@ -13,9 +13,9 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from ocpplab_sim.gateway import EmbeddedGateway
+from ocpplab_sim.gateway import EmbeddedGateway, GatewaySettings
 
-from .support import fixture_validator, provision
+from .support import fixture_validator, fresh_postgres, postgres_url, provision
 
 SEED_ERROR = fixture_validator("gateway-api.schema.json", "HttpErrorResponse")
 SEED_422 = fixture_validator("gateway-api.schema.json", "HTTPValidationError")
@@ -42,6 +42,19 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, int, str | None, bool]] =
     ("DELETE", "/ocpi/cpos/{cpo_id}", None, 204, None, True),  # last: it deletes the CPO
 ]
 PARTY = {"country_code": "FR", "party_id": "ABC"}
+DATABASES = ["sqlite", *(["postgresql"] if postgres_url() else [])]
+
+
+@pytest.fixture(params=DATABASES)
+async def settings(
+    request: pytest.FixtureRequest, settings: GatewaySettings, worker_id: str
+) -> GatewaySettings:
+    """The contract holds on SQLite and, with ``OCPPLAB_TEST_POSTGRES_URL``, on PostgreSQL."""
+    if request.param == "sqlite":
+        return settings
+    url = postgres_url()
+    assert url is not None
+    return settings.model_copy(update={"db_url": await fresh_postgres(url, worker_id)})
 
 
 class OpenApi:

@@ -3,6 +3,9 @@ idempotent create across restarts, provisioning that cannot resume fails cleanly
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import os
 import signal
 import sqlite3
@@ -21,7 +24,7 @@ from ocpplab_sim.gateway.models import Base
 from ocpplab_sim.gateway.provisioning import Provisioner
 from ocpplab_sim.gateway.templates import builtin_catalog
 
-from .support import gateway_process, ocpp_client, wait_until
+from .support import gateway_process, now_text, ocpp_client, wait_until
 
 TOKEN = "durable-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -248,3 +251,64 @@ async def test_postgresql_end_to_end():
             report = (await client.get(f"/ocpi/cpos/{cpo_id}/report")).json()
             evse = next(e for e in report["evses"] if e["station_id"] == identity)
             assert [h["ocpi_status"] for h in evse["history"]][:1] == ["CHARGING"]
+
+
+async def test_kill_under_load_loses_nothing_acknowledged(tmp_path: Path):
+    """Twenty chargers send StatusNotifications and StartTransactions back to back; the gateway
+    is killed (SIGKILL) once 400 answers arrived. Every answered StartTransaction's id and every
+    answered status is in the database afterwards (group commit: answers follow the commit)."""
+    db_file = tmp_path / "gw.db"
+    db_url = f"sqlite+aiosqlite:///{db_file}"
+    argv = ["-m", "ocpplab_sim", "gateway", "serve", "--port", "0", "--db", db_url]
+    acked_tx: set[int] = set()
+    acked_status: dict[str, int] = {}  # identity -> answered StatusNotifications
+    enough = asyncio.Event()
+    async with gateway_process(*argv, "--token", TOKEN) as (proc, url):
+        async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=30) as client:
+            body = {**BODY, "idempotency_key": None}
+            body["template_params"] = {"locations": 2, "chargers_per_location": 10}
+            cpo_id = (await client.post("/ocpi/cpos", json=body)).json()["cpo_id"]
+            await wait_until(lambda: _status(client, cpo_id), lambda s: s["status"] == "ready")
+            identities = [
+                ch["identity"]
+                for loc in await _all_locations(client, cpo_id)
+                for ch in loc["chargers"]
+            ]
+
+        async def charge(identity: str) -> None:
+            with contextlib.suppress(Exception):  # the kill ends every connection somewhere
+                async with ocpp_client(url, identity, "1.6") as cp:
+                    await cp.boot()
+                    for n in itertools.count():
+                        await cp.status(1, "Charging" if n % 2 else "Available")
+                        acked_status[identity] = acked_status.get(identity, 0) + 1
+                        answer = await cp.call(
+                            "StartTransaction",
+                            {
+                                "connectorId": 1,
+                                "idTag": "T",
+                                "meterStart": n,
+                                "timestamp": now_text(),
+                            },
+                        )
+                        acked_tx.add(int(answer["transactionId"]))
+                        if sum(acked_status.values()) + len(acked_tx) >= 400:
+                            enough.set()
+
+        tasks = [asyncio.create_task(charge(identity)) for identity in identities]
+        await asyncio.wait_for(enough.wait(), 60)
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        await asyncio.gather(*tasks)
+    with sqlite3.connect(db_file) as conn:
+        stored_tx = {pk for (pk,) in conn.execute("SELECT pk FROM ocpp_transactions")}
+        stored_status = dict(
+            conn.execute(
+                "SELECT c.identity, count(*) FROM evse_status_history h"
+                " JOIN evses e ON e.pk = h.evse_pk JOIN chargers c ON c.pk = e.charger_pk"
+                " WHERE h.ocpp_status IS NOT NULL GROUP BY c.identity"
+            ).fetchall()
+        )
+    assert len(acked_tx) > 0 and acked_tx <= stored_tx
+    for identity, answered in acked_status.items():
+        assert stored_status.get(identity, 0) >= answered, identity

@@ -189,6 +189,7 @@ async def delete_cpo(cpo_id: CpoId, ctx: Ctx) -> Response:
 async def get_report(cpo_id: CpoId, ctx: Ctx) -> CpoReport:
     """EVSE statuses with history, OCPP message counts, connections, transactions, OCPI state."""
     cpo = await load_cpo(ctx, cpo_id)
+    await ctx.stations.sync()  # counters and queued writes first: the report is current
     async with ctx.db.read() as session:
         return await views.report_view(session, cpo)
 

@@ -31,6 +31,7 @@ async def list_events(
     ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> GatewayEventList:
     """Refused handshakes of unknown identities (and any other event without a CPO)."""
+    await ctx.stations.sync()
     async with ctx.db.read() as session:
         rows = list(
             await session.scalars(

@@ -2,9 +2,9 @@
 
 :func:`create_app` builds the FastAPI app. Its lifespan migrates the database to the newest
 schema revision, marks every charger offline (nothing is connected yet), resumes unfinished
-provisioning and starts the background tasks (expiry sweeper, heartbeat watchdog, OCPI
-pusher). Shutdown cancels those tasks, closes the HTTP client used towards eMSPs and disposes
-the database engine.
+provisioning and starts the background tasks (write-behind writer, expiry sweeper, heartbeat
+watchdog, OCPI pusher). Shutdown cancels those tasks, commits what the writer still holds,
+closes the HTTP client used towards eMSPs and disposes the database engine.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from .pusher import Pusher
 from .settings import GatewaySettings
 from .station_store import StationStore
 from .templates import Template, builtin_catalog
+from .writer import Writer
 
 __all__ = ["create_app"]
 
@@ -56,20 +57,28 @@ def create_app(
         http = httpx.AsyncClient(timeout=settings.peer_timeout, follow_redirects=True)
         try:
             await db.migrate()
-            pusher = Pusher(db, http, settings, clock)
+            writer = Writer(db)
+            pusher = Pusher(db, http, settings, clock, writer)
             stations = StationStore(
                 db,
                 clock,
                 on_change=pusher.notify,
+                writer=writer,
                 max_unknown_identity_events=settings.max_unknown_identity_events,
                 max_events_per_cpo=settings.max_events_per_cpo,
             )
             await stations.reset_connectivity()
+            writer.start()
+
+            async def deleted(cpo_id: int) -> None:
+                pusher.forget(cpo_id)
+                await registry.close_cpo(cpo_id)
+
             provisioner = Provisioner(
                 db,
                 templates,
                 clock,
-                registry.close_cpo,
+                deleted,
                 hold_open=settings.provisioning_hold_open,
             )
             app.state.gateway = GatewayContext(
@@ -103,6 +112,7 @@ def create_app(
                 await registry.close_all()
                 await provisioner.aclose()
                 await pusher.aclose()
+                await writer.aclose()  # commits what the closes queued
         finally:
             await http.aclose()
             await db.dispose()

@@ -117,7 +117,12 @@ class Database:
         if memory:
             # An in-memory SQLite database lives in one connection: every session must share it.
             kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        elif url.startswith("sqlite"):
+            # Readers of a WAL database do not block each other or the writer: a connect storm's
+            # lookups get a connection each instead of queueing behind five (and timing out).
+            kwargs = {"pool_size": 20, "max_overflow": 80, "pool_timeout": 120}
         self._memory = memory
+        self.memory = memory
         self.engine = create_async_engine(url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -149,6 +154,12 @@ class Database:
         else:
             async with self._sessions() as session:
                 yield session
+
+    @asynccontextmanager
+    async def write_lock(self) -> AsyncIterator[None]:
+        """Hold the write lock (for a writer using a connection of its own)."""
+        async with self._write_lock:
+            yield
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

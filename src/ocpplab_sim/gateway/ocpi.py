@@ -245,6 +245,7 @@ async def register(
             check.detail,
             now,
         )
+    ctx.pusher.forget(caller.cpo.id)
     if not check.ok:
         logger.warning("CPO %s: eMSP versions check failed: %s", caller.cpo.id, check.detail)
     return token_c
@@ -260,6 +261,7 @@ async def unregister(ctx: GatewayContext, caller: Caller) -> None:
         creds.peer_roles = None
         creds.registered_at = None
         creds.ocpi_version = creds.peer_locations_url = None
+    ctx.pusher.forget(caller.cpo.id)
 
 
 async def _register(

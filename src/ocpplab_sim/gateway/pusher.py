@@ -9,7 +9,8 @@ never an older status after a newer one. Different EVSEs push concurrently.
 A failed attempt (transport error, HTTP non-2xx, OCPI ``status_code`` not 1xxx) is retried after
 ``push_backoff`` seconds, doubling each time, up to ``push_attempts`` tries; a newer change of the
 same EVSE supersedes the retries of an older one (the eMSP needs the newest status, and sending it
-sooner keeps the order). Every attempt is one ``ocpi_pushes`` row (the report's ``pushes``).
+sooner keeps the order). Every attempt is one ``ocpi_pushes`` row (the report's ``pushes``),
+queued on the write-behind writer.
 Nothing is sent for a CPO without a registered eMSP whose Locations receiver was discovered.
 """
 
@@ -26,11 +27,13 @@ from urllib.parse import quote
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .db import Cpo, Database, Location, OcpiCredentials, OcpiPush
 from .ocpi_peer import authorization, patch_status
 from .settings import GatewaySettings
 from .station_store import EvseChange
+from .writer import Writer
 
 __all__ = ["Pusher"]
 
@@ -53,8 +56,10 @@ class Pusher:
         http: httpx.AsyncClient,
         settings: GatewaySettings,
         clock: Callable[[], datetime],
+        writer: Writer | None = None,
     ) -> None:
         self._db = db
+        self._writer = writer
         self._http = http
         self._settings = settings
         self._clock = clock
@@ -62,6 +67,17 @@ class Pusher:
         self._wake: dict[int, asyncio.Event] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._closed = False
+        # Push targets by (CPO, location pk): immutable except through the credentials module
+        # or a deletion, which call forget(); a generation per CPO keeps a lookup that raced
+        # with forget() from caching its stale answer.
+        self._targets: dict[tuple[int, int], _Target | None] = {}
+        self._generation: dict[int, int] = {}
+
+    def forget(self, cpo_id: int) -> None:
+        """The CPO's credentials changed or it was deleted: look its push targets up again."""
+        self._generation[cpo_id] = self._generation.get(cpo_id, 0) + 1
+        for key in [k for k in self._targets if k[0] == cpo_id]:
+            del self._targets[key]
 
     def notify(self, changes: list[EvseChange]) -> None:
         """Queue committed changes; starts the EVSE's worker when it is idle."""
@@ -111,6 +127,24 @@ class Pusher:
             self._wake.pop(pk, None)
 
     async def _target(self, change: EvseChange) -> _Target | None:
+        key = (change.cpo_id, change.location_pk)
+        if key in self._targets:
+            return self._targets[key]
+        generation = self._generation.get(change.cpo_id, 0)
+        target = await self._lookup(change)
+        if self._generation.get(change.cpo_id, 0) == generation:
+            self._targets[key] = target
+        return target
+
+    async def _evse_target(self, change: EvseChange) -> _Target | None:
+        """The PATCH URL of the changed EVSE (its location's target + ``/evse_uid``)."""
+        location = await self._target(change)
+        if location is None:
+            return None
+        url = location.url + "/" + quote(change.evse_uid, safe="")
+        return _Target(url, location.header, location.location_id)
+
+    async def _lookup(self, change: EvseChange) -> _Target | None:
         async with self._db.read() as session:
             row = (
                 await session.execute(
@@ -130,13 +164,27 @@ class Pusher:
             or not creds.peer_token_b
         ):
             return None
-        parts = (cpo.country_code, cpo.party_id, location_id, change.evse_uid)
+        parts = (cpo.country_code, cpo.party_id, location_id)
         url = creds.peer_locations_url + "/" + "/".join(quote(p, safe="") for p in parts)
         header = authorization(creds.peer_token_b, creds.ocpi_version or "2.2.1")
         return _Target(url, header, location_id)
 
+    async def _record(self, row: OcpiPush) -> None:
+        """One attempt's row: through the writer (committed with its next batch, not awaited)
+        when there is one, else in a transaction of its own."""
+
+        def op(session: Session) -> None:
+            session.add(row)
+
+        if self._writer is None:
+            async with self._db.write() as session:
+                session.add(row)
+            return
+        await self._writer.reserve()
+        self._writer.enqueue(op).add_done_callback(_retrieve)
+
     async def _push(self, change: EvseChange, queue: deque[EvseChange]) -> None:
-        target = await self._target(change)
+        target = await self._evse_target(change)
         if target is None:
             return
         attempts = self._settings.push_attempts
@@ -144,23 +192,22 @@ class Pusher:
             result = await patch_status(
                 self._http, target.url, target.header, change.ocpi_status, change.last_updated
             )
-            async with self._db.write() as session:
-                session.add(
-                    OcpiPush(
-                        cpo_id=change.cpo_id,
-                        location_id=target.location_id,
-                        evse_uid=change.evse_uid,
-                        url=target.url,
-                        ocpi_status=change.ocpi_status,
-                        last_updated=change.last_updated,
-                        attempt=attempt,
-                        ok=result.ok,
-                        http_status=result.http_status,
-                        ocpi_status_code=result.ocpi_status_code,
-                        detail=result.detail,
-                        at=self._clock(),
-                    )
+            await self._record(
+                OcpiPush(
+                    cpo_id=change.cpo_id,
+                    location_id=target.location_id,
+                    evse_uid=change.evse_uid,
+                    url=target.url,
+                    ocpi_status=change.ocpi_status,
+                    last_updated=change.last_updated,
+                    attempt=attempt,
+                    ok=result.ok,
+                    http_status=result.http_status,
+                    ocpi_status_code=result.ocpi_status_code,
+                    detail=result.detail,
+                    at=self._clock(),
                 )
+            )
             if result.ok or attempt == attempts or queue:
                 return
             delay = self._settings.push_backoff * 2 ** (attempt - 1)
@@ -169,3 +216,8 @@ class Pusher:
                 await asyncio.wait_for(wake.wait(), delay)
             if queue:
                 return  # superseded by a newer status of this EVSE
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("push record not written: %r", future.exception())

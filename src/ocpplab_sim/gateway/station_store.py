@@ -1,20 +1,24 @@
 """What the OCPP central system records: connectivity, statuses, transactions, meter values.
 
 The OCPP handlers in :mod:`.csms` translate messages into calls on :class:`StationStore`; this
-module knows the database, not the protocol. Every method is one write transaction. EVSE OCPI
-status is always derived through the CPO's :class:`~.mapping.MappingProfile`.
+module knows the database, not the protocol. Connected chargers' EVSE statuses are kept in
+memory and every write goes through the write-behind :class:`~.writer.Writer` (see
+:class:`StationStore`). EVSE OCPI status is always derived through the CPO's
+:class:`~.mapping.MappingProfile`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from .db import (
     Charger,
@@ -30,6 +34,7 @@ from .db import (
     Transaction,
 )
 from .mapping import PROFILES, MappingProfile
+from .writer import Flusher, Operation, Writer, WriterClosed
 
 __all__ = [
     "EvseChange",
@@ -41,6 +46,9 @@ __all__ = [
 ]
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -115,14 +123,109 @@ def energy_register_wh(meter_values: Sequence[dict[str, Any]]) -> float | None:
     return found
 
 
+@dataclass
+class _EvseState:
+    """The live copy of one EVSE's status fields (authoritative while its charger is live)."""
+
+    pk: int
+    uid: str
+    cpo_id: int
+    location_pk: int
+    number: int
+    ocpp_status: str | None
+    online: bool
+    ocpi_status: str
+
+
+@dataclass(frozen=True)
+class _StatusWrite:
+    """What one recomputation writes, captured when it happened (the live state moves on)."""
+
+    evse_pk: int
+    cpo_id: int
+    location_pk: int
+    ocpp_status: str | None
+    ocpi_status: str
+    change: EvseChange | None
+
+    @classmethod
+    def of(
+        cls, evse: _EvseState, ocpp_status: str | None, change: EvseChange | None
+    ) -> _StatusWrite:
+        return cls(evse.pk, evse.cpo_id, evse.location_pk, ocpp_status, evse.ocpi_status, change)
+
+
+@dataclass
+class _Live:
+    """A charger with an open socket or writes still queued: its EVSEs by OCPP number."""
+
+    evses: dict[int, _EvseState]
+    sockets: int = 0
+    pending: int = 0
+    online: bool = False
+
+
+class _Counters(Flusher):
+    """Message counts and last-heartbeat times, kept in memory and written behind with the
+    next batch (at least every ``flush_interval`` seconds)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, str], int] = {}
+        self.heartbeats: dict[int, datetime] = {}
+
+    def dirty(self) -> bool:
+        return bool(self.counts or self.heartbeats)
+
+    def take(self) -> tuple[dict[tuple[int, str], int], dict[int, datetime]]:
+        state = self.counts, self.heartbeats
+        self.counts, self.heartbeats = {}, {}
+        return state
+
+    def give_back(self, state: tuple[dict[tuple[int, str], int], dict[int, datetime]]) -> None:
+        counts, heartbeats = state
+        for key, n in counts.items():
+            self.counts[key] = self.counts.get(key, 0) + n
+        for pk, at in heartbeats.items():
+            self.heartbeats.setdefault(pk, at)
+
+    def write(
+        self, session: Session, state: tuple[dict[tuple[int, str], int], dict[int, datetime]]
+    ) -> None:
+        counts, heartbeats = state
+        if counts:
+            cpos = set(session.scalars(select(Cpo.id).where(Cpo.id.in_({c for c, _ in counts}))))
+            for (cpo_id, action), n in counts.items():
+                if cpo_id not in cpos:
+                    continue
+                row = session.get(MessageCount, (cpo_id, action))
+                if row is None:
+                    session.add(MessageCount(cpo_id=cpo_id, action=action, count=n))
+                else:
+                    row.count += n
+        if heartbeats:
+            session.execute(
+                update(Charger),
+                [{"pk": pk, "last_heartbeat_at": at} for pk, at in heartbeats.items()],
+            )
+
+
 class StationStore:
-    """Database side of the central system. ``clock`` returns aware UTC datetimes."""
+    """Database side of the central system. ``clock`` returns aware UTC datetimes.
+
+    The EVSE statuses of connected chargers live in memory (``_live``) and every change is
+    written behind through the :class:`~.writer.Writer`: writes a charger gets an answer for
+    (status, boot, transactions, meter values, events) are awaited until their group commit;
+    connects, closes and silence are queued without waiting; message counts and heartbeat
+    times are counters written with the next batch. A charger's live entry goes away once its
+    last socket closed and its last queued write committed.
+    """
 
     def __init__(
         self,
         db: Database,
         clock: Clock,
         on_change: OnChange | None = None,
+        writer: Writer | None = None,
         *,
         max_unknown_identity_events: int = 1000,
         max_events_per_cpo: int = 10_000,
@@ -130,22 +233,57 @@ class StationStore:
         self._db = db
         self._clock = clock
         self._on_change = on_change
+        self.writer = writer if writer is not None else Writer(db)
+        self._counters = _Counters()
+        self.writer.add_flusher(self._counters)
+        self._live: dict[int, _Live] = {}
         self._event_limits = (max_unknown_identity_events, max_events_per_cpo)
-        # Events stored per CPO (None: no CPO), counted from the first event of each.
+        # Events stored per CPO (None: no CPO), counted from the first event of each (touched
+        # only by the writer's operations, one at a time).
         self._event_counts: dict[int | None, int] = {}
-        # EVSEs whose OCPI status changed in the write transaction being built; handed to
-        # ``on_change`` only after that transaction committed (commit order = call order, since
-        # nothing awaits between the commit and the call).
-        self._changes: list[EvseChange] = []
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncSession]:
-        async with self._db.write() as session:
-            self._changes = []
-            yield session
-            changed, self._changes = self._changes, []
-        if changed and self._on_change is not None:
-            self._on_change(changed)
+    @property
+    def live_chargers(self) -> int:
+        """Chargers with in-memory state (open sockets or writes still queued)."""
+        return len(self._live)
+
+    async def sync(self) -> None:
+        """Wait until every queued write and pending counter is committed."""
+        await self.writer.sync()
+
+    async def _submit(self, op: Operation[T]) -> T:
+        return await self.writer.submit(op)
+
+    def _queue(
+        self, live: _Live | None, op: Operation[Any], changes: list[EvseChange] | None = None
+    ) -> asyncio.Future[Any]:
+        """Queue ``op`` for ``live``'s charger (call after :meth:`Writer.reserve`); its
+        changes are announced after the commit, in commit order."""
+
+        def after(_result: object) -> None:
+            if changes and self._on_change is not None:
+                self._on_change(changes)
+
+        future = self.writer.enqueue(op, after)
+        if live is not None:
+            live.pending += 1
+            future.add_done_callback(lambda f: self._settled(live, f))
+        else:
+            future.add_done_callback(_log_failure)
+        return future
+
+    def _settled(self, live: _Live, future: asyncio.Future[Any]) -> None:
+        _log_failure(future)
+        live.pending -= 1
+        self._maybe_forget(live)
+
+    def _maybe_forget(self, live: _Live) -> None:
+        if live.sockets > 0 or live.pending > 0:
+            return
+        for pk, entry in list(self._live.items()):
+            if entry is live:
+                del self._live[pk]
+                break
 
     async def event(self, station: Station | None, kind: str, detail: str, **where: str) -> None:
         """Record a gateway event (refused handshake, invalid frame, silence) for a station,
@@ -153,33 +291,32 @@ class StationStore:
         tenth above its limit, the events of a CPO (or of no CPO) are cut back to the newest
         ``max_events_per_cpo`` (``max_unknown_identity_events``)."""
         cpo_id = None if station is None else station.cpo_id
-        async with self._write() as session:
-            session.add(
-                GatewayEvent(
-                    cpo_id=cpo_id,
-                    station_id=station.identity if station is not None else where.get("identity"),
-                    kind=kind,
-                    detail=detail[:500],
-                    at=self._clock(),
-                )
-            )
-            await self._trim_events(session, cpo_id)
+        row = GatewayEvent(
+            cpo_id=cpo_id,
+            station_id=station.identity if station is not None else where.get("identity"),
+            kind=kind,
+            detail=detail[:500],
+            at=self._clock(),
+        )
 
-    async def _trim_events(self, session: AsyncSession, cpo_id: int | None) -> None:
+        def op(session: Session) -> None:
+            session.add(row)
+            self._trim_events(session, cpo_id)
+
+        await self._submit(op)
+
+    def _trim_events(self, session: Session, cpo_id: int | None) -> None:
         limit = self._event_limits[0 if cpo_id is None else 1]
         same = GatewayEvent.cpo_id.is_(None) if cpo_id is None else GatewayEvent.cpo_id == cpo_id
         count = self._event_counts.get(cpo_id)
         if count is None:
-            await session.flush()
-            count = (
-                await session.scalar(select(func.count()).select_from(GatewayEvent).where(same))
-                or 0
-            )
+            session.flush()
+            count = session.scalar(select(func.count()).select_from(GatewayEvent).where(same)) or 0
         else:
             count += 1
         if count > limit + limit // 10:
-            await session.flush()
-            newest_dropped = await session.scalar(
+            session.flush()
+            newest_dropped = session.scalar(
                 select(GatewayEvent.pk)
                 .where(same)
                 .order_by(GatewayEvent.pk.desc())
@@ -187,9 +324,7 @@ class StationStore:
                 .limit(1)
             )
             if newest_dropped is not None:
-                await session.execute(
-                    delete(GatewayEvent).where(same, GatewayEvent.pk <= newest_dropped)
-                )
+                session.execute(delete(GatewayEvent).where(same, GatewayEvent.pk <= newest_dropped))
             count = limit
         self._event_counts[cpo_id] = count
 
@@ -226,147 +361,219 @@ class StationStore:
         )
 
     async def reset_connectivity(self) -> None:
-        """Mark every charger and EVSE offline: nothing is connected when the gateway starts."""
+        """Mark every charger and EVSE offline: nothing is connected when the gateway starts
+        (runs before the writer starts serving chargers)."""
         now = self._clock()
-        async with self._write() as session:
+        changes: list[EvseChange] = []
+        async with self._db.write() as session:
             chargers = await session.scalars(select(Charger.pk).where(Charger.online.is_(True)))
             for charger_pk in list(chargers):
-                await self._go_offline(session, charger_pk, now)
+                charger = await session.get_one(Charger, charger_pk)
+                cpo = await session.get_one(Cpo, charger.cpo_id)
+                live = await self._load(session, charger_pk)
+                writes = self._offline(live, PROFILES[cpo.mapping_profile], now)
+                await session.run_sync(_write_offline, charger_pk, writes, now)
+                changes += [w.change for w in writes if w.change is not None]
+        if changes and self._on_change is not None:
+            self._on_change(changes)
+
+    @staticmethod
+    async def _load(session: AsyncSession, charger_pk: int) -> _Live:
+        evses = await session.scalars(select(Evse).where(Evse.charger_pk == charger_pk))
+        return _Live(
+            {
+                ev.ocpp_number: _EvseState(
+                    ev.pk,
+                    ev.uid,
+                    ev.cpo_id,
+                    ev.location_pk,
+                    ev.ocpp_number,
+                    ev.ocpp_status,
+                    ev.online,
+                    ev.ocpi_status,
+                )
+                for ev in evses
+            }
+        )
+
+    async def _live_for(self, station: Station) -> _Live:
+        live = self._live.get(station.charger_pk)
+        if live is None:
+            async with self._db.read() as session:
+                loaded = await self._load(session, station.charger_pk)
+            # Another socket of the same charger may have loaded it meanwhile.
+            live = self._live.setdefault(station.charger_pk, loaded)
+        return live
 
     async def connected(self, station: Station) -> None:
+        """A socket opened: the charger's EVSE state comes into memory; the connect is
+        written behind (not awaited)."""
+        live = await self._live_for(station)
+        live.sockets += 1
+        live.online = True
         now = self._clock()
-        async with self._write() as session:
-            charger = await session.get_one(Charger, station.charger_pk)
-            charger.online, charger.connected_at = True, now
-            session.add(
-                ConnectionEvent(
-                    cpo_id=station.cpo_id, station_id=station.identity, event="connected", at=now
-                )
+        pk = station.charger_pk
+        event = ConnectionEvent(
+            cpo_id=station.cpo_id, station_id=station.identity, event="connected", at=now
+        )
+
+        def op(session: Session) -> None:
+            session.execute(
+                update(Charger).where(Charger.pk == pk).values(online=True, connected_at=now)
             )
+            session.add(event)
+
+        await self.writer.reserve()
+        self._queue(live, op)
 
     async def disconnected(self, station: Station, *, still_current: bool) -> None:
-        """Record the close; if no newer socket replaced this one, its EVSEs go offline."""
+        """Record the close; if no newer socket replaced this one, its EVSEs go offline. The
+        write is queued, not awaited; the live state goes once it is committed."""
         now = self._clock()
-        async with self._write() as session:
-            session.add(
-                ConnectionEvent(
-                    cpo_id=station.cpo_id, station_id=station.identity, event="disconnected", at=now
-                )
-            )
+        live = self._live.get(station.charger_pk)
+        try:
+            await self.writer.reserve()
+        except WriterClosed:
+            if live is not None:
+                live.sockets -= 1
+                self._maybe_forget(live)
+            raise
+        event = ConnectionEvent(
+            cpo_id=station.cpo_id, station_id=station.identity, event="disconnected", at=now
+        )
+        pk = station.charger_pk
+        writes: list[_StatusWrite] = []
+        if still_current and live is not None:
+            writes = self._offline(live, station.profile, now)
+
+        def op(session: Session) -> None:
+            session.add(event)
             if still_current:
-                await self._go_offline(session, station.charger_pk, now)
+                _write_offline(session, pk, writes, now)
 
-    async def _go_offline(self, session: AsyncSession, charger_pk: int, now: datetime) -> None:
-        charger = await session.get_one(Charger, charger_pk)
-        charger.online = False
-        cpo = await session.get_one(Cpo, charger.cpo_id)
-        profile = PROFILES[cpo.mapping_profile]
-        for evse in await session.scalars(select(Evse).where(Evse.charger_pk == charger_pk)):
+        self._queue(live, op, [w.change for w in writes if w.change is not None])
+        if live is not None:
+            live.sockets -= 1
+            self._maybe_forget(live)
+
+    def _offline(self, live: _Live, profile: MappingProfile, now: datetime) -> list[_StatusWrite]:
+        writes = []
+        live.online = False
+        for evse in live.evses.values():
             evse.online = False
-            await self._apply(session, evse, profile, now, ocpp_status=None)
+            writes.append(_StatusWrite.of(evse, None, self._recompute(evse, profile, now)))
+        return writes
 
-    async def _apply(
-        self,
-        session: AsyncSession,
-        evse: Evse,
-        profile: MappingProfile,
-        now: datetime,
-        *,
-        ocpp_status: str | None,
-    ) -> None:
-        """Recompute the EVSE's OCPI status, log history, bump ``last_updated`` on change."""
+    def _recompute(
+        self, evse: _EvseState, profile: MappingProfile, now: datetime
+    ) -> EvseChange | None:
+        """Recompute the EVSE's OCPI status in memory; the change, if it changed."""
         status = profile.ocpi_status(
             evse.ocpp_status,
             online=evse.online,
             previous=evse.ocpi_status,  # type: ignore[arg-type]
         )
-        session.add(
-            EvseStatusHistory(
-                cpo_id=evse.cpo_id,
-                evse_pk=evse.pk,
-                at=now,
-                ocpp_status=ocpp_status,
-                ocpi_status=status,
-            )
-        )
-        if status != evse.ocpi_status:
-            evse.ocpi_status, evse.last_updated = status, now
-            self._changes.append(
-                EvseChange(evse.cpo_id, evse.pk, evse.uid, evse.location_pk, status, now)
-            )
-            await session.execute(
-                update(Location).where(Location.pk == evse.location_pk).values(last_updated=now)
-            )
+        if status == evse.ocpi_status:
+            return None
+        evse.ocpi_status = status
+        return EvseChange(evse.cpo_id, evse.pk, evse.uid, evse.location_pk, status, now)
 
     async def count(self, station: Station, action: str) -> None:
-        """Count one incoming CALL of ``action``."""
-        async with self._write() as session:
-            row = await session.get(MessageCount, (station.cpo_id, action))
-            if row is None:
-                session.add(MessageCount(cpo_id=station.cpo_id, action=action, count=1))
-            else:
-                row.count += 1
+        """Count one incoming CALL of ``action`` (a counter, written behind)."""
+        key = (station.cpo_id, action)
+        counts = self._counters.counts
+        counts[key] = counts.get(key, 0) + 1
 
     async def booted(self, station: Station, firmware_version: str | None) -> None:
-        async with self._write() as session:
-            charger = await session.get_one(Charger, station.charger_pk)
-            charger.last_boot_at = self._clock()
-            charger.firmware_version = firmware_version
+        pk, now = station.charger_pk, self._clock()
+
+        def op(session: Session) -> None:
+            session.execute(
+                update(Charger)
+                .where(Charger.pk == pk)
+                .values(last_boot_at=now, firmware_version=firmware_version)
+            )
+
+        await self.writer.reserve()
+        await self._queue(self._live.get(pk), op)
 
     async def silent(self, station: Station, limit: float) -> None:
         """The charger sent nothing for ``limit`` seconds: its EVSEs go offline (the socket
-        stays open; each EVSE comes back with its next StatusNotification)."""
+        stays open; each EVSE comes back with its next StatusNotification). Queued."""
         now = self._clock()
-        async with self._write() as session:
-            session.add(
-                GatewayEvent(
-                    cpo_id=station.cpo_id,
-                    station_id=station.identity,
-                    kind="silent",
-                    detail=f"no message for {limit:g} s: EVSEs offline",
-                    at=now,
-                )
-            )
-            await self._go_offline(session, station.charger_pk, now)
+        await self.writer.reserve()
+        live = self._live.get(station.charger_pk)
+        writes = [] if live is None else self._offline(live, station.profile, now)
+        event = GatewayEvent(
+            cpo_id=station.cpo_id,
+            station_id=station.identity,
+            kind="silent",
+            detail=f"no message for {limit:g} s: EVSEs offline",
+            at=now,
+        )
+        pk = station.charger_pk
+
+        def op(session: Session) -> None:
+            session.add(event)
+            _write_offline(session, pk, writes, now)
+
+        self._queue(live, op, [w.change for w in writes if w.change is not None])
 
     async def revived(self, station: Station) -> None:
         """A silent charger spoke again: it is online (its EVSEs wait for StatusNotification)."""
-        async with self._write() as session:
-            charger = await session.get_one(Charger, station.charger_pk)
-            charger.online = True
+        pk = station.charger_pk
+
+        def op(session: Session) -> None:
+            session.execute(update(Charger).where(Charger.pk == pk).values(online=True))
+
+        await self.writer.reserve()
+        live = self._live.get(pk)
+        if live is not None:
+            live.online = True
+        self._queue(live, op)
 
     def now(self) -> datetime:
         """The store's clock."""
         return self._clock()
 
     async def heartbeat(self, station: Station) -> None:
-        async with self._write() as session:
-            charger = await session.get_one(Charger, station.charger_pk)
-            # A heartbeat proves liveness (it ends a silence the watchdog declared).
-            charger.online, charger.last_heartbeat_at = True, self._clock()
+        """Note the heartbeat time (a counter, written behind; liveness itself is tracked by
+        the session's ``last_seen``)."""
+        self._counters.heartbeats[station.charger_pk] = self._clock()
 
     async def status(self, station: Station, number: int, ocpp_status: str) -> bool:
         """Set the OCPP status of EVSE ``number`` (1-based); number 0 is the station itself.
-
-        Returns False when the charger has no such EVSE (the report is then ignored).
-        """
+        Returns once committed; False when the charger has no such EVSE (ignored)."""
         now = self._clock()
-        async with self._write() as session:
-            charger = await session.get_one(Charger, station.charger_pk)
-            charger.online = True
-            if number == 0:
-                charger.station_status = ocpp_status
-                return True
-            evse = await session.scalar(
-                select(Evse).where(
-                    Evse.charger_pk == station.charger_pk, Evse.ocpp_number == number
-                )
-            )
-            if evse is None:
-                return False
-            evse.ocpp_status, evse.ocpp_status_at, evse.online = ocpp_status, now, True
-            await self._apply(session, evse, station.profile, now, ocpp_status=ocpp_status)
-            return True
+        pk = station.charger_pk
+        await self.writer.reserve()
+        live = self._live.get(pk)
+        evse = None if live is None or number == 0 else live.evses.get(number)
+        change = None
+        if evse is not None:
+            evse.ocpp_status, evse.online = ocpp_status, True
+            change = self._recompute(evse, station.profile, now)
+        write = None if evse is None else _StatusWrite.of(evse, ocpp_status, change)
+        # The charger row says online already unless this ends a silence (or it is number 0).
+        charger_row = number == 0 or live is None or not live.online
+        if live is not None:
+            live.online = True
+
+        def op(session: Session) -> None:
+            if charger_row:
+                values: dict[str, Any] = {"online": True}
+                if number == 0:
+                    values["station_status"] = ocpp_status
+                session.execute(update(Charger).where(Charger.pk == pk).values(**values))
+            if write is not None:
+                values = {"ocpp_status": ocpp_status, "ocpp_status_at": now, "online": True}
+                if write.change is not None:
+                    values.update(ocpi_status=write.ocpi_status, last_updated=now)
+                session.execute(update(Evse).where(Evse.pk == write.evse_pk).values(**values))
+                _write_statuses(session, [write], now, evse_row=False)
+
+        await self._queue(live, op, [] if change is None else [change])
+        return number == 0 or evse is not None
 
     async def start_transaction_16(
         self,
@@ -377,7 +584,9 @@ class StationStore:
         started_at: datetime | None,
     ) -> int:
         """Persist an OCPP 1.6 StartTransaction and return the transactionId assigned to it."""
-        async with self._write() as session:
+        started = started_at or self._clock()
+
+        def op(session: Session) -> int:
             tx = Transaction(
                 cpo_id=station.cpo_id,
                 charger_pk=station.charger_pk,
@@ -386,12 +595,16 @@ class StationStore:
                 id_token=id_tag,
                 meter_start_wh=meter_start_wh,
                 last_meter_wh=meter_start_wh,
-                started_at=started_at or self._clock(),
+                started_at=started,
             )
             session.add(tx)
-            await session.flush()
+            session.flush()
             tx.transaction_id = str(tx.pk)
             return tx.pk
+
+        await self.writer.reserve()
+        result: int = await self._queue(self._live.get(station.charger_pk), op)
+        return result
 
     async def stop_transaction_16(
         self,
@@ -403,8 +616,10 @@ class StationStore:
         transaction_data: Sequence[dict[str, Any]],
     ) -> bool:
         """Close a 1.6 transaction; False if the station has no such transaction."""
-        async with self._write() as session:
-            tx = await session.scalar(
+        stopped = stopped_at or self._clock()
+
+        def op(session: Session) -> bool:
+            tx = session.scalar(
                 select(Transaction).where(
                     Transaction.charger_pk == station.charger_pk,
                     Transaction.transaction_id == str(transaction_id),
@@ -413,11 +628,15 @@ class StationStore:
             if tx is None:
                 return False
             tx.meter_stop_wh = tx.last_meter_wh = meter_stop_wh
-            tx.stopped_at = stopped_at or self._clock()
+            tx.stopped_at = stopped
             tx.stop_reason = reason or "Local"
             for meter_value in transaction_data:
                 session.add(self._sample(station, tx.ocpp_number, tx.pk, meter_value))
             return True
+
+        await self.writer.reserve()
+        result: bool = await self._queue(self._live.get(station.charger_pk), op)
+        return result
 
     async def transaction_event(
         self,
@@ -433,8 +652,10 @@ class StationStore:
         """Apply an OCPP 2.0.1 TransactionEvent (E01-E07): create on the first event seen for
         the id (whatever its type), record meter values, close on ``Ended``."""
         energy = energy_register_wh(meter_values)
-        async with self._write() as session:
-            tx = await session.scalar(
+        ended_at = at or self._clock()
+
+        def op(session: Session) -> None:
+            tx = session.scalar(
                 select(Transaction).where(
                     Transaction.charger_pk == station.charger_pk,
                     Transaction.transaction_id == transaction_id,
@@ -451,7 +672,7 @@ class StationStore:
                     started_at=at if event_type == "Started" else None,
                 )
                 session.add(tx)
-                await session.flush()
+                session.flush()
             if number is not None and tx.ocpp_number is None:
                 tx.ocpp_number = number
             if id_token is not None and tx.id_token is None:
@@ -461,11 +682,14 @@ class StationStore:
                 if tx.meter_start_wh is None:
                     tx.meter_start_wh = energy
             if event_type == "Ended":
-                tx.stopped_at = at or self._clock()
+                tx.stopped_at = ended_at
                 tx.stop_reason = stopped_reason or "Local"
                 tx.meter_stop_wh = tx.last_meter_wh
             for meter_value in meter_values:
                 session.add(self._sample(station, tx.ocpp_number, tx.pk, meter_value))
+
+        await self.writer.reserve()
+        await self._queue(self._live.get(station.charger_pk), op)
 
     async def meter_values(
         self,
@@ -476,10 +700,11 @@ class StationStore:
     ) -> None:
         """Store standalone MeterValues; a known transaction's latest register is updated."""
         energy = energy_register_wh(meter_values)
-        async with self._write() as session:
+
+        def op(session: Session) -> None:
             tx = None
             if transaction_id is not None:
-                tx = await session.scalar(
+                tx = session.scalar(
                     select(Transaction).where(
                         Transaction.charger_pk == station.charger_pk,
                         Transaction.transaction_id == transaction_id,
@@ -492,6 +717,9 @@ class StationStore:
                     self._sample(station, number, None if tx is None else tx.pk, meter_value)
                 )
 
+        await self.writer.reserve()
+        await self._queue(self._live.get(station.charger_pk), op)
+
     def _sample(
         self, station: Station, number: int | None, tx_pk: int | None, meter_value: dict[str, Any]
     ) -> MeterSample:
@@ -503,6 +731,49 @@ class StationStore:
             at=parse_ocpp_time(meter_value.get("timestamp")),
             sampled_values=list(meter_value.get("sampled_value", [])),
         )
+
+
+def _write_statuses(
+    session: Session, writes: list[_StatusWrite], now: datetime, *, evse_row: bool = True
+) -> None:
+    """History rows for every recomputed EVSE; ``ocpi_status``/``last_updated`` (and the
+    location's ``last_updated``) for those whose OCPI status changed."""
+    for write in writes:
+        session.add(
+            EvseStatusHistory(
+                cpo_id=write.cpo_id,
+                evse_pk=write.evse_pk,
+                at=now,
+                ocpp_status=write.ocpp_status,
+                ocpi_status=write.ocpi_status,
+            )
+        )
+        if write.change is not None:
+            if evse_row:
+                session.execute(
+                    update(Evse)
+                    .where(Evse.pk == write.evse_pk)
+                    .values(ocpi_status=write.ocpi_status, last_updated=now)
+                )
+            session.execute(
+                update(Location).where(Location.pk == write.location_pk).values(last_updated=now)
+            )
+
+
+def _write_offline(
+    session: Session,
+    charger_pk: int,
+    writes: list[_StatusWrite],
+    now: datetime,
+) -> None:
+    session.execute(update(Charger).where(Charger.pk == charger_pk).values(online=False))
+    session.execute(update(Evse).where(Evse.charger_pk == charger_pk).values(online=False))
+    _write_statuses(session, writes, now)
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("queued write failed: %r", future.exception())
 
 
 def parse_ocpp_time(value: object) -> datetime | None:
