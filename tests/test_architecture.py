@@ -44,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "gateway": set(),
     "load": {"fleet", "errors", "launcher", "gateway_client", "ocpi_client", "scenario"},
     "units": {"errors"},
+    "terminal": set(),
     "api": {
         "errors",
         "chargepoint",
@@ -56,11 +57,11 @@ ALLOWED: dict[str, set[str]] = {
     },
     "pytest_plugin": {"api", "gateway_client", "errors"},
 }
-# units, the grammar of typed values (durations, URLs), is open to every package but the
-# standalone gateway, like errors
+# units, the grammar of typed values (durations, URLs), and terminal, the colour and progress
+# decisions, are open to every package but the standalone gateway, like errors
 for _layer_name, _allowed in ALLOWED.items():
-    if _layer_name not in {"gateway", "units"}:
-        _allowed.add("units")
+    if _layer_name not in {"gateway", "units", "terminal"}:
+        _allowed.update({"units", "terminal"})
 
 
 def _layer(path: Path) -> str:

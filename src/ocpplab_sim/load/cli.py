@@ -31,6 +31,7 @@ from ocpplab_sim.load.template import ProvisionedNetwork, parse_template_params,
 from ocpplab_sim.load.verdict import summary_lines, verdict
 from ocpplab_sim.load.worker import ChargerSpec, WorkerPlan
 from ocpplab_sim.ocpi_client import OcpiClient
+from ocpplab_sim.terminal import colored, use_color
 from ocpplab_sim.units import DURATION_EXAMPLES, parse_duration, parse_url
 
 __all__ = ["add_load_parser", "add_report_parser", "run_load_command", "run_report_command"]
@@ -196,6 +197,11 @@ def add_load_parser(commands: Any) -> None:
     load.add_argument("--report", type=Path, metavar="PATH", help="write the JSON report")
     load.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report")
     load.add_argument("--quiet", action="store_true", help="no live progress")
+    load.add_argument(
+        "--no-color",
+        action="store_true",
+        help="plain output (also NO_COLOR=1; FORCE_COLOR=1 colours when not a terminal)",
+    )
     load.add_argument(
         "--prometheus",
         type=_whole(0, 65535),
@@ -689,7 +695,7 @@ def _record(
 
 def _conclude(report: dict[str, Any], args: argparse.Namespace, failure: OSError | None) -> int:
     """The summary; then an error for a report file that could not be written."""
-    code = _summary(report)
+    code = _summary(report, no_color=getattr(args, "no_color", False))
     if failure is not None:
         where = failure.filename or args.report or args.html
         raise InputError(f"{where}: cannot write the report: {failure.strerror or failure}")
@@ -746,8 +752,12 @@ def _write(report: dict[str, Any], json_path: Path | None, html_path: Path | Non
         html_path.write_text(to_html(report), encoding="utf-8")
 
 
-def _summary(report: dict[str, Any]) -> int:
-    """Print the summary of a load report (a merged one too); 0 when it passed, else 1."""
+def _summary(report: dict[str, Any], *, no_color: bool = False) -> int:
+    """Print the summary of a load report (a merged one too); 0 when it passed, else 1. The
+    marks are coloured as ``terminal.use_color`` decides (``--no-color``, ``NO_COLOR``,
+    ``FORCE_COLOR``, a terminal)."""
+    color = use_color(_console.stream, no_color=no_color)
     for line in summary_lines(report):
-        _console.say(line)
+        mark = line.lstrip()[:1]
+        _console.say(colored(line, mark, color) if mark in "✓✗" else line)
     return 0 if verdict(report).passed else 1
