@@ -111,9 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--csms-url", type=_ws_url, help="OCPP central system base URL (ws:// or wss://)"
     )
-    run.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
-    run.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
-    run.add_argument("--html", type=Path, metavar="PATH", help="write a self-contained HTML report")
+    run.add_argument(
+        "--junit", type=Path, metavar="PATH", help="write a JUnit XML report ('-': stdout)"
+    )
+    run.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report ('-': stdout)")
+    run.add_argument(
+        "--html", type=Path, metavar="PATH", help="write a self-contained HTML report ('-': stdout)"
+    )
     run.add_argument(
         "--trace", type=Path, metavar="PATH", help="write every OCPP frame as JSON Lines"
     )
@@ -291,8 +295,19 @@ def _run(args: argparse.Namespace) -> int:
 
     _configure_logging(verbose=args.verbose)
     scenario = load_scenario(args.scenario)
+    to_stdout = [
+        flag
+        for flag, path in (("--junit", args.junit), ("--json", args.json), ("--html", args.html))
+        if _is_stdout(path)
+    ]
+    if len(to_stdout) > 1:
+        raise InputError(
+            f"{' and '.join(to_stdout)}: only one report can go to standard output ('-')"
+        )
+    if _is_stdout(args.trace):
+        raise InputError("--trace -: the trace goes to a file")
     for report in (args.junit, args.json, args.html, args.trace):
-        if report is None:
+        if report is None or _is_stdout(report):
             continue
         if report.is_dir():
             raise InputError(f"{report}: is a folder; give a file path for the report")
@@ -312,7 +327,10 @@ def _run(args: argparse.Namespace) -> int:
         lease_s=args.lease,
         on_fleet=registry.add if registry is not None else None,
     )
-    console = ConsoleReporter(color=False if args.no_color else None)
+    # a report on standard output (`-`) is the only thing there: the console goes to stderr
+    console = ConsoleReporter(
+        sys.stderr if to_stdout else None, color=False if args.no_color else None
+    )
     record = RunRecord()
 
     control = RunControl()
@@ -361,11 +379,24 @@ def _run(args: argparse.Namespace) -> int:
     for path, render in ((args.junit, to_junit_xml), (args.json, to_json), (args.html, to_html)):
         if path is None:
             continue
+        if _is_stdout(path):
+            try:
+                sys.stdout.write(render(record))
+                sys.stdout.flush()
+            except BrokenPipeError:
+                _silence_stdout()
+                stdout_closed = True
+            continue
         try:
             path.write_text(render(record), encoding="utf-8")
         except OSError as exc:
             raise InputError(f"{path}: the report could not be written: {exc.strerror}") from exc
     return EXIT_BROKEN_PIPE if stdout_closed else exit_code
+
+
+def _is_stdout(path: Path | None) -> bool:
+    """``-`` as a report path: standard output."""
+    return path is not None and str(path) == "-"
 
 
 def _frames_to(*observers: Callable[[Any], None] | None) -> Callable[[Any], None] | None:

@@ -194,7 +194,12 @@ def add_load_parser(commands: Any) -> None:
         "JOB_COMPLETION_INDEX + OCPPLAB_SHARD_COUNT, else the whole fleet",
     )
     load.add_argument("--seed", type=_whole(-(2**63), 2**63 - 1), default=0)
-    load.add_argument("--report", type=Path, metavar="PATH", help="write the JSON report")
+    load.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="write the JSON report ('-': to standard output, the rest then goes to stderr)",
+    )
     load.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report")
     load.add_argument("--quiet", action="store_true", help="no live progress")
     load.add_argument(
@@ -241,7 +246,12 @@ def add_report_parser(commands: Any) -> None:
         "of the same plan and shard count. Anything else is refused (exit 2).",
     )
     merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
-    merge.add_argument("--output", "-o", type=Path, help="write the merged JSON here")
+    merge.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        help="write the merged JSON here (default, or '-': standard output, nothing else there)",
+    )
     merge.add_argument("--html", type=Path, help="write the merged HTML report here")
     merge.add_argument(
         "--allow-partial",
@@ -399,6 +409,7 @@ def run_load_command(args: argparse.Namespace) -> int:
     output — the run stops, the summary and the report of what was measured still come (marked
     interrupted), a template's CPO is deleted."""
     _quiet_embedded_gateway()
+    _console.to_stderr = False  # until a report given as `-` takes standard output
     interrupts = Interrupts("ocpplab-sim load")
 
     def stdout_closed() -> None:
@@ -422,6 +433,8 @@ def _load(args: argparse.Namespace, interrupts: Interrupts) -> int:
         if getattr(args, name) is None:
             setattr(args, name, value)
     _check_outputs(args)
+    if _is_stdout(args.report):
+        _console.to_stderr = True  # standard output carries the report, and nothing else
     if inline or args.template is None:
         if not inline and args.csms_url is None:
             raise InputError("give --csms-url URL, --template NAME or a scenario file")
@@ -459,8 +472,10 @@ def _quiet_embedded_gateway() -> None:
 def _check_outputs(args: argparse.Namespace) -> None:
     """The report files can be written: checked before anything is provisioned or run."""
     seen: dict[Path, str] = {}
+    if _is_stdout(args.html):
+        raise InputError("--html -: the HTML report goes to a file; --report - writes JSON")
     for flag, path in (("--report", args.report), ("--html", args.html)):
-        if path is None:
+        if path is None or _is_stdout(path):
             continue
         if path.is_dir():
             raise InputError(f"{flag} {path}: is a folder; give a file name")
@@ -705,7 +720,12 @@ def _conclude(report: dict[str, Any], args: argparse.Namespace, failure: OSError
 def run_report_command(args: argparse.Namespace) -> int:
     """Run ``report merge``: exit 2 (InputError) for anything but the shard reports of one run
     (or part of them, with ``--allow-partial``) and writable outputs; else like ``load``."""
+    _console.to_stderr = False
+    if args.output is None:
+        args.output = Path("-")
     _check_merge_outputs(args.reports, {"--output": args.output, "--html": args.html})
+    if _is_stdout(args.output):
+        _console.to_stderr = True  # standard output carries the merged report, nothing else
     reports = [read_report(path) for path in args.reports]
     result = merge_load_reports(
         reports, sources=[str(path) for path in args.reports], allow_partial=args.allow_partial
@@ -718,8 +738,6 @@ def run_report_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         where = exc.filename or args.output or args.html
         raise InputError(f"{where}: cannot write the merged report: {exc.strerror or exc}") from exc
-    if args.output is None:
-        print(json.dumps(merged["metrics"]["counters"], indent=2))
     return _summary(merged)
 
 
@@ -728,8 +746,10 @@ def _check_merge_outputs(reports: list[Path], outputs: dict[str, Path | None]) -
     input or each other."""
     inputs = {path.resolve(): path for path in reports}
     seen: dict[Path, str] = {}
+    if _is_stdout(outputs.get("--html")):
+        raise InputError("--html -: the HTML report goes to a file; --output - writes JSON")
     for flag, path in outputs.items():
-        if path is None:
+        if path is None or _is_stdout(path):
             continue
         where = path.resolve()
         if not path.parent.exists():
@@ -745,8 +765,15 @@ def _check_merge_outputs(reports: list[Path], outputs: dict[str, Path | None]) -
         seen[where] = flag
 
 
+def _is_stdout(path: Path | None) -> bool:
+    """``-`` as a report path: standard output."""
+    return path is not None and str(path) == "-"
+
+
 def _write(report: dict[str, Any], json_path: Path | None, html_path: Path | None) -> None:
-    if json_path is not None:
+    if _is_stdout(json_path):
+        _console.document(json.dumps(report, indent=1))
+    elif json_path is not None:
         json_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     if html_path is not None:
         html_path.write_text(to_html(report), encoding="utf-8")

@@ -152,6 +152,15 @@ class Console:
         except BrokenPipeError:
             self._gone()
 
+    def document(self, text: str) -> None:
+        """``text`` on standard output, whatever ``to_stderr`` says (a report given as ``-``)."""
+        if self.closed:
+            return
+        try:
+            print(text, file=sys.stdout, flush=True)
+        except BrokenPipeError:
+            self._gone()
+
     def flush(self) -> None:
         if self.closed or sys.stdout is None:
             return
