@@ -31,6 +31,7 @@ from ocpplab_sim.errors import CsmsUnreachable, InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet, FrameRecord
 from ocpplab_sim.fleet.chargepoint import ssl_context_for
 from ocpplab_sim.fleet.trace import JsonlTrace
+from ocpplab_sim.terminal import epilog
 from ocpplab_sim.units import DURATION_EXAMPLES, parse_duration, parse_url
 
 __all__ = ["Summary", "add_parser", "run", "run_async"]
@@ -60,14 +61,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "chargers",
         help="run live simulated charge points against a central system",
         usage="%(prog)s --csms-url URL [--count N] [options]  (--help: all)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run N simulated OCPP charge points against any central system until the "
-        "duration ends or Ctrl-C/SIGTERM, then print a summary. Durations: "
+        "duration ends or\nCtrl-C/SIGTERM, then print a summary. Durations: "
         + DURATION_EXAMPLES
         + ".",
-        epilog="Exit codes: 0 done · 2 invalid input · 3 the central system could not be used "
-        "(or accepted no charger before the duration ended) · 130 stopped by SIGINT or SIGTERM "
-        "(teardown and summary first; a second signal stops waiting for the chargers to "
-        "close) · 141 standard output closed.",
+        epilog=epilog(
+            [
+                "ocpplab-sim chargers --csms-url ws://127.0.0.1:9000/ocpp --count 20",
+                "ocpplab-sim chargers --csms-url wss://csms.example.test/ocpp --ca ca.pem \\",
+                "    --ocpp-version 2.0.1 --connectors 2 --duration 10m --progress",
+            ],
+            [
+                (0, "done"),
+                (2, "invalid input"),
+                (3, "the central system could not be used (or accepted no charger in time)"),
+                (130, "stopped by SIGINT or SIGTERM (teardown and summary first)"),
+                (141, "standard output was closed"),
+            ],
+        ),
     )
     parser.add_argument("--csms-url", required=True, help="ws:// or wss:// base URL")
     parser.add_argument("--count", type=int, default=1, help="number of charge points")

@@ -34,6 +34,7 @@ from ocpplab_sim.load.cli import (
     run_load_command,
     run_report_command,
 )
+from ocpplab_sim.terminal import epilog
 
 __all__ = ["main"]
 
@@ -41,6 +42,7 @@ EXIT_INPUT = 2
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
 
 
 def _positive_duration(text: str) -> float:
@@ -82,8 +84,29 @@ def _url(text: str, schemes: tuple[str, ...]) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ocpplab-sim",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Prove an EV-charging platform end to end: provision a CPO network, drive "
-        "simulated OCPP charge points through a scenario, verify the OCPI EVSE status.",
+        "simulated OCPP\ncharge points through a scenario, verify the OCPI EVSE status. "
+        "`ocpplab-sim COMMAND --help`: one command.",
+        epilog=epilog(
+            [
+                "ocpplab-sim run scenarios/urban.yaml",
+                "ocpplab-sim validate scenarios/*.yaml",
+                "ocpplab-sim chargers --csms-url ws://127.0.0.1:9000/ocpp --count 20",
+                "ocpplab-sim load --csms-url ws://127.0.0.1:9000 --chargers 1000",
+                "ocpplab-sim completion bash > ~/.local/share/bash-completion/completions/"
+                "ocpplab-sim",
+            ],
+            [
+                (0, "success"),
+                (1, "a check (run) or the load verdict failed"),
+                (2, "invalid input"),
+                (3, "the gateway, central system or OCPI peer could not be used"),
+                (70, "an internal error (--debug shows its traceback)"),
+                (130, "interrupted"),
+                (141, "standard output was closed"),
+            ],
+        ),
     )
     parser.add_argument("--version", action="version", version=f"ocpplab-sim {__version__}")
     parser.add_argument(
@@ -94,7 +117,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a scenario file")
+    run = commands.add_parser(
+        "run",
+        help="run a scenario file",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a scenario file: provision its CPO network on a gateway (the embedded "
+        "reference gateway unless --gateway-url), drive simulated OCPP charge points through\n"
+        "its steps, check the OCPI EVSE status the platform publishes, tear everything down.",
+        epilog=epilog(
+            [
+                "ocpplab-sim run scenarios/urban.yaml",
+                "ocpplab-sim run scenarios/highway.yaml --strict --junit report.xml",
+                "ocpplab-sim run s.yaml --gateway-url https://gw.example.test --token T",
+                "ocpplab-sim run s.yaml --json - | jq .exit_code   # report on stdout",
+            ],
+            [
+                (0, "every check passed"),
+                (1, "a check failed (the failing check is named)"),
+                (2, "invalid input: the scenario file (file:line:column) or the arguments"),
+                (3, "the gateway, central system or OCPI peer could not be reached"),
+                (70, "an internal error (--debug shows its traceback)"),
+                (130, "interrupted (Ctrl-C or SIGTERM); teardown still ran"),
+                (141, "standard output was closed; teardown still ran"),
+            ],
+        ),
+    )
     run.add_argument("scenario", type=Path, help="scenario YAML file")
     run.add_argument(
         "--gateway-url",
@@ -141,19 +188,67 @@ def _parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log what the harness and gateway do"
     )
 
-    validate = commands.add_parser("validate", help="check scenario files without running them")
+    validate = commands.add_parser(
+        "validate",
+        help="check scenario files without running them",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Check scenario files without running them: YAML, fields, selectors and "
+        "durations;\nevery problem is listed with file:line:column.",
+        epilog=epilog(
+            ["ocpplab-sim validate scenarios/*.yaml"],
+            [(0, "every file is a valid scenario"), (2, "a file is not (each problem listed)")],
+        ),
+    )
     validate.add_argument("files", type=Path, nargs="+", metavar="FILE")
 
     schema = commands.add_parser(
-        "schema", help="print the JSON Schema of the scenario format (or of the JSON report)"
+        "schema",
+        help="print the JSON Schema of the scenario format (or of the JSON report)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Print the JSON Schema of the scenario format (for editors: YAML language "
+        "servers) or of\nthe JSON report of `run --json`.",
+        epilog=epilog(
+            [
+                "ocpplab-sim schema > schemas/scenario.schema.json",
+                "ocpplab-sim schema report",
+            ],
+            [(0, "printed"), (2, "an unknown WHICH"), (141, "standard output was closed")],
+        ),
     )
     schema.add_argument(
         "which", nargs="?", choices=("scenario", "report"), default="scenario", metavar="WHICH"
     )
 
-    gateway = commands.add_parser("gateway", help="the reference gateway")
+    gateway_codes = [
+        (0, "stopped by Ctrl-C or SIGTERM"),
+        (2, "invalid settings (port, host, database, TLS files, token off loopback)"),
+        (70, "an internal error (--debug shows its traceback)"),
+    ]
+    gateway = commands.add_parser(
+        "gateway",
+        help="the reference gateway",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The reference gateway: Gateway API, OCPP central system, OCPI 2.2.1 CPO "
+        "side, SQLite.",
+        epilog=epilog(["ocpplab-sim gateway serve --port 8080 --token secret"], gateway_codes),
+    )
     gateway_commands = gateway.add_subparsers(dest="gateway_command", required=True)
-    serve = gateway_commands.add_parser("serve", help="serve the reference gateway")
+    serve = gateway_commands.add_parser(
+        "serve",
+        help="serve the reference gateway",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve the reference gateway (docs/reference-gateway.md) until Ctrl-C: "
+        "Gateway API at /ocpi/cpos,\nOCPP at ws://HOST:PORT/ocpp/{identity}, OCPI 2.2.1 CPO "
+        "endpoints.",
+        epilog=epilog(
+            [
+                "ocpplab-sim gateway serve",
+                "ocpplab-sim gateway serve --host 0.0.0.0 --port 8080 --token secret \\",
+                "    --db postgresql+asyncpg://user:pw@db/ocpplab",
+            ],
+            gateway_codes,
+        ),
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=port_number, default=8080)
     serve.add_argument(
@@ -192,6 +287,25 @@ def _parser() -> argparse.ArgumentParser:
     add_chargers_parser(commands)
     add_load_parser(commands)
     add_report_parser(commands)
+
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh, fish)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Print a completion script of every command and flag for SHELL; load it "
+        "from your shell's\nstartup file or its completion folder.",
+        epilog=epilog(
+            [
+                "ocpplab-sim completion bash > ~/.local/share/bash-completion/completions/"
+                "ocpplab-sim",
+                'eval "$(ocpplab-sim completion bash)"          # this shell only',
+                "ocpplab-sim completion zsh > ~/.zfunc/_ocpplab-sim",
+                "ocpplab-sim completion fish > ~/.config/fish/completions/ocpplab-sim.fish",
+            ],
+            [(0, "printed"), (2, "an unknown SHELL"), (141, "standard output was closed")],
+        ),
+    )
+    completion.add_argument("shell", choices=COMPLETION_SHELLS, metavar="SHELL")
     return parser
 
 
@@ -238,6 +352,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_load_command(args)
     if args.command == "report":
         return run_report_command(args)
+    if args.command == "completion":
+        return _completion(args.shell)
     return _serve(args)
 
 
@@ -276,6 +392,16 @@ def _schema(which: str) -> int:
 
         schema = scenario_schema()
     print(json.dumps(schema, indent=2, ensure_ascii=False))
+    sys.stdout.flush()  # a closed pipe shows here, not at exit
+    return 0
+
+
+def _completion(shell: str) -> int:
+    """The completion script of the whole command line for ``shell``, made by shtab from the
+    argument parser itself (so it never lags behind a new flag)."""
+    import shtab
+
+    print(shtab.complete(_parser(), shell=shell), end="")
     sys.stdout.flush()  # a closed pipe shows here, not at exit
     return 0
 

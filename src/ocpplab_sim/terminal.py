@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import TextIO
 
-__all__ = ["colored", "forced", "is_terminal", "progress_wanted", "use_color"]
+__all__ = ["colored", "epilog", "forced", "is_terminal", "progress_wanted", "use_color"]
 
 _GREEN, _RED, _YELLOW = "32", "31", "33"
 _CODES = {"✓": _GREEN, "✗": _RED, "!": _RED, "-": _YELLOW}
@@ -58,3 +58,11 @@ def colored(text: str, mark: str, enabled: bool) -> str:
     """``text`` in the colour of ``mark`` (✓ green, ✗ and ! red, - yellow) when ``enabled``."""
     code = _CODES.get(mark)
     return f"\033[{code}m{text}\033[0m" if enabled and code else text
+
+
+def epilog(examples: list[str], exit_codes: list[tuple[int, str]]) -> str:
+    """The end of a command's ``--help`` (for ``argparse.RawDescriptionHelpFormatter``): its
+    examples, then what each exit code means."""
+    lines = ["examples:", *(f"  {example}" for example in examples), "", "exit codes:"]
+    lines += [f"  {code:<4}{meaning}" for code, meaning in exit_codes]
+    return "\n".join(lines)

@@ -31,7 +31,7 @@ from ocpplab_sim.load.template import ProvisionedNetwork, parse_template_params,
 from ocpplab_sim.load.verdict import summary_lines, verdict
 from ocpplab_sim.load.worker import ChargerSpec, WorkerPlan
 from ocpplab_sim.ocpi_client import OcpiClient
-from ocpplab_sim.terminal import colored, use_color
+from ocpplab_sim.terminal import colored, epilog, use_color
 from ocpplab_sim.units import DURATION_EXAMPLES, parse_duration, parse_url
 
 __all__ = ["add_load_parser", "add_report_parser", "run_load_command", "run_report_command"]
@@ -113,14 +113,27 @@ def add_load_parser(commands: Any) -> None:
         "load",
         help="load-test a central system with many simulated chargers",
         usage="%(prog)s [SCENARIO] [--csms-url URL | --template NAME] [options]  (--help: all)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Connect a fleet of simulated chargers to a central system along a load "
-        "shape; report latencies (HDR histograms) and errors. Loopback or your own hosts only. "
+        "shape; report\nlatencies (HDR histograms) and errors. Loopback or your own hosts only. "
         "Durations: " + DURATION_EXAMPLES + ".",
-        epilog="Exit codes: 0 every call answered and nothing failed · 1 errors, unanswered "
-        "calls or nothing connected (the summary says which) · 2 invalid input · 3 the gateway "
-        "could not be used · 130 stopped by SIGINT or SIGTERM (summary and report of what was "
-        "measured, marked interrupted; a template's CPO is deleted; a second signal stops "
-        "waiting for the chargers to close) · 141 standard output closed (same, quietly).",
+        epilog=epilog(
+            [
+                "ocpplab-sim load --csms-url ws://127.0.0.1:9000 --chargers 1000 --duration 2m",
+                "ocpplab-sim load scenarios/network-load.yaml --report load.json --html load.html",
+                "ocpplab-sim load --template large-network --template-param locations=10",
+                "ocpplab-sim load --csms-url ws://127.0.0.1:9000 --threshold 'p99<500ms' \\",
+                "    --threshold 'errors==0' --threshold 'Heartbeat:p95<=200ms'",
+            ],
+            [
+                (0, "every call answered, nothing failed, every --threshold held"),
+                (1, "errors, unanswered calls, nothing connected or a failed threshold"),
+                (2, "invalid input (a bad --threshold is named)"),
+                (3, "the gateway could not be used"),
+                (130, "stopped by SIGINT or SIGTERM (summary and report of what was measured)"),
+                (141, "standard output was closed (same, quietly)"),
+            ],
+        ),
     )
     load.add_argument(
         "scenario",
@@ -237,13 +250,32 @@ def add_load_parser(commands: Any) -> None:
 
 def add_report_parser(commands: Any) -> None:
     """Add ``report merge`` to a subparsers object."""
-    report = commands.add_parser("report", help="work with load reports")
+    merge_codes = [
+        (0, "the merged run passed"),
+        (1, "the merged run failed (the summary says why)"),
+        (2, "not one complete set of shard reports of one run, or an unwritable output"),
+    ]
+    merge_examples = [
+        "ocpplab-sim report merge shard-*.json --output merged.json --html merged.html",
+        "ocpplab-sim report merge shard-*.json | jq .metrics.counters",
+    ]
+    report = commands.add_parser(
+        "report",
+        help="work with load reports",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Work with the JSON reports of `ocpplab-sim load`.",
+        epilog=epilog(merge_examples, merge_codes),
+    )
     actions = report.add_subparsers(dest="report_command", required=True)
     merge = actions.add_parser(
         "merge",
         help="merge shard reports exactly (histograms added)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Merge the shard reports of one load run: one report of every shard, "
-        "of the same plan and shard count. Anything else is refused (exit 2).",
+        "of the same plan and\nshard count, histograms added exactly. Anything else is refused "
+        "(exit 2). Without --output\nthe merged report is printed on standard output, "
+        "messages on standard error.",
+        epilog=epilog(merge_examples, merge_codes),
     )
     merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
     merge.add_argument(
