@@ -70,8 +70,8 @@ def test_bash_sources_the_script_and_completes(tmp_path: Path) -> None:
     assert out.startswith("complete ")
     assert "ocpplab-sim" in out.splitlines()[0]
     assert "REPLY load" in out
-    flags = _in_bash(script, "ocpplab-sim load --csms", 2)
-    assert "REPLY --csms-url" in flags
+    flags = _in_bash(script, "ocpplab-sim load --thr", 2)
+    assert "REPLY --threshold" in flags
     shells = _in_bash(script, "ocpplab-sim completion ", 2)
     assert {"REPLY bash", "REPLY zsh", "REPLY fish"} <= set(shells.split("\n"))
 

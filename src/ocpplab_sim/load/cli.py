@@ -28,6 +28,7 @@ from ocpplab_sim.load.shapes import SHAPES, parse_shape
 from ocpplab_sim.load.shard import Shard, shard_from_env
 from ocpplab_sim.load.stop import EXIT_STDOUT_CLOSED, Console, Interrupts, StopFlag
 from ocpplab_sim.load.template import ProvisionedNetwork, parse_template_params, provisioned
+from ocpplab_sim.load.thresholds import Threshold, evaluate, parse_threshold
 from ocpplab_sim.load.verdict import summary_lines, verdict
 from ocpplab_sim.load.worker import ChargerSpec, WorkerPlan
 from ocpplab_sim.ocpi_client import OcpiClient
@@ -99,6 +100,14 @@ def _workers(text: str) -> int | str:
             f"takes auto or a whole number from 1 to {_MAX_WORKERS}, got {text!r}"
         )
     return int(value)
+
+
+def _threshold(text: str) -> Threshold:
+    """An argparse type: one ``--threshold`` (``load.thresholds``)."""
+    try:
+        return parse_threshold(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _fault_code(text: str) -> str:
@@ -214,6 +223,17 @@ def add_load_parser(commands: Any) -> None:
         help="write the JSON report ('-': to standard output, the rest then goes to stderr)",
     )
     load.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report")
+    load.add_argument(
+        "--threshold",
+        type=_threshold,
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="pass/fail rule on the final metrics, repeatable: [ACTION:]METRIC OP VALUE, e.g. "
+        "'p99<500ms', 'errors==0', 'Heartbeat:p95<=200ms', 'calls_per_s>=100' (metrics p50 "
+        "p90 p95 p99 p999 pN max errors unanswered connected calls calls_per_s; OP < <= > >= "
+        "== !=); a failed one exits 1",
+    )
     load.add_argument("--quiet", action="store_true", help="no live progress")
     load.add_argument(
         "--no-color",
@@ -285,6 +305,14 @@ def add_report_parser(commands: Any) -> None:
         help="write the merged JSON here (default, or '-': standard output, nothing else there)",
     )
     merge.add_argument("--html", type=Path, help="write the merged HTML report here")
+    merge.add_argument(
+        "--threshold",
+        type=_threshold,
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="a pass/fail rule on the merged metrics, as `load --threshold` takes it",
+    )
     merge.add_argument(
         "--allow-partial",
         action="store_true",
@@ -731,6 +759,9 @@ def _record(
         counters = report["metrics"]["counters"]
         counters["interrupted"] = 1  # counters add up in `report merge`: shards interrupted
         report["metrics"]["counters"] = dict(sorted(counters.items()))
+    thresholds: list[Threshold] = getattr(args, "threshold", None) or []
+    if thresholds:
+        report["thresholds"] = evaluate(thresholds, report)
     outcome = verdict(report)
     report["verdict"] = {"passed": outcome.passed, "reasons": list(outcome.reasons)}
     try:
@@ -765,6 +796,8 @@ def run_report_command(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"ocpplab-sim: warning: {warning}", file=sys.stderr, flush=True)
     merged = result.report
+    if args.threshold:
+        merged["thresholds"] = evaluate(args.threshold, merged)
     try:
         _write(merged, args.output, args.html)
     except OSError as exc:
