@@ -31,7 +31,7 @@ from ocpplab_sim.errors import CsmsUnreachable, InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet, FrameRecord
 from ocpplab_sim.fleet.chargepoint import ssl_context_for
 from ocpplab_sim.fleet.trace import JsonlTrace
-from ocpplab_sim.terminal import epilog
+from ocpplab_sim.terminal import epilog, progress_wanted
 from ocpplab_sim.units import DURATION_EXAMPLES, parse_duration, parse_url
 
 __all__ = ["Summary", "add_parser", "run", "run_async"]
@@ -100,6 +100,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument(
         "--strict", action="store_true", help="refuse frames that violate the official schemas"
     )
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="live progress on standard error every second (default: on a terminal, or with "
+        "FORCE_COLOR)",
+    )
     add_control_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -115,8 +121,10 @@ class Summary:
     connected: int = 0
     count: int = 0
     seconds: float = 0.0
+    frames: int = 0  # every frame, both ways: the progress line's messages per second
 
     def __call__(self, record: FrameRecord) -> None:
+        self.frames += 1
         message = record.message
         if message[0] == 2:
             (self.sent if record.direction == "out" else self.received)[message[2]] += 1
@@ -135,6 +143,28 @@ class Summary:
                 print(f"  {title:8} {action:32} {n}", file=out)
         for code, n in sorted(self.errors.items()):
             print(f"  error    {code:32} {n}", file=out)
+
+
+async def _progress(fleet: Fleet, summary: Summary, out: TextIO, every_s: float = 1.0) -> None:
+    """One line per ``every_s`` on ``out`` while the fleet runs: connected and booted chargers,
+    messages per second, errors, like ``load``'s progress."""
+    began = time.monotonic()
+    frames = summary.frames
+    while True:
+        await asyncio.sleep(every_s)
+        now = summary.frames
+        rate = (now - frames) / every_s
+        frames = now
+        connected = sum(cp.connected for cp in fleet)
+        booted = sum(cp.protocol.registered for cp in fleet)
+        errors = sum(summary.errors.values())
+        with contextlib.suppress(OSError, ValueError):
+            print(
+                f"  t={time.monotonic() - began:>4.0f}s  connected {connected:>6}/{summary.count}"
+                f"  booted {booted:>6}  {rate:>7.0f} msg/s  errors {errors:>4}",
+                file=out,
+                flush=True,
+            )
 
 
 def _configs(args: argparse.Namespace) -> list[ChargePointConfig]:
@@ -258,6 +288,9 @@ async def run_async(
             loop.add_signal_handler(signum, interrupted, signum)
             handled.append(signum)
     fleet = Fleet(configs, on_frame=observe)
+    progress: asyncio.Future[None] | None = None
+    if progress_wanted(sys.stderr, flag=getattr(args, "progress", False)):
+        progress = asyncio.ensure_future(_progress(fleet, summary, sys.stderr))
     began = time.monotonic()
     code = EXIT_OK
     control = contextlib.AsyncExitStack()
@@ -305,6 +338,9 @@ async def run_async(
                 task.cancel()
             await asyncio.gather(starting, stopping, return_exceptions=True)
     finally:
+        if progress is not None:
+            progress.cancel()
+            await asyncio.gather(progress, return_exceptions=True)
         summary.connected = sum(cp.connected for cp in fleet)
         summary.reconnects = sum(cp.reconnects for cp in fleet)
         with contextlib.suppress(Exception):
