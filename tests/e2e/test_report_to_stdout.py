@@ -25,6 +25,8 @@ def _html_ok(text: str) -> None:
     parser.close()
     assert text.lstrip().lower().startswith("<!doctype html>")
     assert text.rstrip().endswith("</html>")
+    assert 'class="tick"' in text  # the timelines have their time axis
+    assert "Preparing" in text.split('class="legend"', 1)[1].split("</p>", 1)[0]
 
 
 @pytest.mark.parametrize(
