@@ -101,3 +101,10 @@ def test_report_merge_without_output_prints_one_json_document(
     assert merged["shard"]["complete"] is True
     assert "✓ PASSED" in result.stderr
     assert not (tmp_path / "-").exists()
+
+
+def test_load_html_to_stdout_is_refused_up_front() -> None:
+    result = load("--csms-url", "ws://127.0.0.1:9", "--html", "-", timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--html -: the HTML report goes to a file" in result.stderr
+    assert result.stdout == ""
