@@ -45,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "load": {"fleet", "errors", "launcher", "gateway_client", "ocpi_client", "scenario"},
     "units": {"errors"},
     "vocabulary": set(),
+    "terminal": set(),
     "api": {
         "errors",
         "chargepoint",
@@ -57,11 +58,13 @@ ALLOWED: dict[str, set[str]] = {
     },
     "pytest_plugin": {"api", "gateway_client", "errors"},
 }
-# units, the grammar of typed values (durations, URLs), and vocabulary, the shared enums, are
-# open to every package but the standalone gateway, like errors
+# units, the grammar of typed values (durations, URLs), vocabulary, the shared enums, and
+# terminal, the colour and progress decisions, are open to every package but the standalone
+# gateway, like errors
+_OPEN = {"units", "vocabulary", "terminal"}
 for _layer_name, _allowed in ALLOWED.items():
-    if _layer_name not in {"gateway", "units", "vocabulary"}:
-        _allowed.update({"units", "vocabulary"})
+    if _layer_name not in {"gateway", *_OPEN}:
+        _allowed.update(_OPEN)
 
 
 def _layer(path: Path) -> str:

@@ -31,6 +31,7 @@ from ocpplab_sim.errors import CsmsUnreachable, InputError, OcpplabError
 from ocpplab_sim.fleet import ChargePointConfig, Fleet, FrameRecord
 from ocpplab_sim.fleet.chargepoint import ssl_context_for
 from ocpplab_sim.fleet.trace import JsonlTrace
+from ocpplab_sim.terminal import epilog, progress_wanted
 from ocpplab_sim.units import DURATION_EXAMPLES, parse_duration, parse_url
 
 __all__ = ["Summary", "add_parser", "run", "run_async"]
@@ -60,14 +61,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "chargers",
         help="run live simulated charge points against a central system",
         usage="%(prog)s --csms-url URL [--count N] [options]  (--help: all)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run N simulated OCPP charge points against any central system until the "
-        "duration ends or Ctrl-C/SIGTERM, then print a summary. Durations: "
+        "duration ends or\nCtrl-C/SIGTERM, then print a summary. Durations: "
         + DURATION_EXAMPLES
         + ".",
-        epilog="Exit codes: 0 done · 2 invalid input · 3 the central system could not be used "
-        "(or accepted no charger before the duration ended) · 130 stopped by SIGINT or SIGTERM "
-        "(teardown and summary first; a second signal stops waiting for the chargers to "
-        "close) · 141 standard output closed.",
+        epilog=epilog(
+            [
+                "ocpplab-sim chargers --csms-url ws://127.0.0.1:9000/ocpp --count 20",
+                "ocpplab-sim chargers --csms-url wss://csms.example.test/ocpp --ca ca.pem \\",
+                "    --ocpp-version 2.0.1 --connectors 2 --duration 10m --progress",
+            ],
+            [
+                (0, "done"),
+                (2, "invalid input"),
+                (3, "the central system could not be used (or accepted no charger in time)"),
+                (130, "stopped by SIGINT or SIGTERM (teardown and summary first)"),
+                (141, "standard output was closed"),
+            ],
+        ),
     )
     parser.add_argument("--csms-url", required=True, help="ws:// or wss:// base URL")
     parser.add_argument("--count", type=int, default=1, help="number of charge points")
@@ -88,6 +100,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument(
         "--strict", action="store_true", help="refuse frames that violate the official schemas"
     )
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="live progress on standard error every second (default: on a terminal, or with "
+        "FORCE_COLOR)",
+    )
     add_control_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -103,8 +121,10 @@ class Summary:
     connected: int = 0
     count: int = 0
     seconds: float = 0.0
+    frames: int = 0  # every frame, both ways: the progress line's messages per second
 
     def __call__(self, record: FrameRecord) -> None:
+        self.frames += 1
         message = record.message
         if message[0] == 2:
             (self.sent if record.direction == "out" else self.received)[message[2]] += 1
@@ -123,6 +143,28 @@ class Summary:
                 print(f"  {title:8} {action:32} {n}", file=out)
         for code, n in sorted(self.errors.items()):
             print(f"  error    {code:32} {n}", file=out)
+
+
+async def _progress(fleet: Fleet, summary: Summary, out: TextIO, every_s: float = 1.0) -> None:
+    """One line per ``every_s`` on ``out`` while the fleet runs: connected and booted chargers,
+    messages per second, errors, like ``load``'s progress."""
+    began = time.monotonic()
+    frames = summary.frames
+    while True:
+        await asyncio.sleep(every_s)
+        now = summary.frames
+        rate = (now - frames) / every_s
+        frames = now
+        connected = sum(cp.connected for cp in fleet)
+        booted = sum(cp.protocol.registered for cp in fleet)
+        errors = sum(summary.errors.values())
+        with contextlib.suppress(OSError, ValueError):
+            print(
+                f"  t={time.monotonic() - began:>4.0f}s  connected {connected:>6}/{summary.count}"
+                f"  booted {booted:>6}  {rate:>7.0f} msg/s  errors {errors:>4}",
+                file=out,
+                flush=True,
+            )
 
 
 def _configs(args: argparse.Namespace) -> list[ChargePointConfig]:
@@ -246,6 +288,9 @@ async def run_async(
             loop.add_signal_handler(signum, interrupted, signum)
             handled.append(signum)
     fleet = Fleet(configs, on_frame=observe)
+    progress: asyncio.Future[None] | None = None
+    if progress_wanted(sys.stderr, flag=getattr(args, "progress", False)):
+        progress = asyncio.ensure_future(_progress(fleet, summary, sys.stderr))
     began = time.monotonic()
     code = EXIT_OK
     control = contextlib.AsyncExitStack()
@@ -293,6 +338,9 @@ async def run_async(
                 task.cancel()
             await asyncio.gather(starting, stopping, return_exceptions=True)
     finally:
+        if progress is not None:
+            progress.cancel()
+            await asyncio.gather(progress, return_exceptions=True)
         summary.connected = sum(cp.connected for cp in fleet)
         summary.reconnects = sum(cp.reconnects for cp in fleet)
         with contextlib.suppress(Exception):

@@ -34,6 +34,7 @@ from ocpplab_sim.load.cli import (
     run_load_command,
     run_report_command,
 )
+from ocpplab_sim.terminal import epilog
 
 __all__ = ["main"]
 
@@ -41,6 +42,7 @@ EXIT_INPUT = 2
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
 
 
 def _positive_duration(text: str) -> float:
@@ -82,8 +84,29 @@ def _url(text: str, schemes: tuple[str, ...]) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ocpplab-sim",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Prove an EV-charging platform end to end: provision a CPO network, drive "
-        "simulated OCPP charge points through a scenario, verify the OCPI EVSE status.",
+        "simulated OCPP\ncharge points through a scenario, verify the OCPI EVSE status. "
+        "`ocpplab-sim COMMAND --help`: one command.",
+        epilog=epilog(
+            [
+                "ocpplab-sim run scenarios/urban.yaml",
+                "ocpplab-sim validate scenarios/*.yaml",
+                "ocpplab-sim chargers --csms-url ws://127.0.0.1:9000/ocpp --count 20",
+                "ocpplab-sim load --csms-url ws://127.0.0.1:9000 --chargers 1000",
+                "ocpplab-sim completion bash > ~/.local/share/bash-completion/completions/"
+                "ocpplab-sim",
+            ],
+            [
+                (0, "success"),
+                (1, "a check (run) or the load verdict failed"),
+                (2, "invalid input"),
+                (3, "the gateway, central system or OCPI peer could not be used"),
+                (70, "an internal error (--debug shows its traceback)"),
+                (130, "interrupted"),
+                (141, "standard output was closed"),
+            ],
+        ),
     )
     parser.add_argument("--version", action="version", version=f"ocpplab-sim {__version__}")
     parser.add_argument(
@@ -94,7 +117,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a scenario file")
+    run = commands.add_parser(
+        "run",
+        help="run a scenario file",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a scenario file: provision its CPO network on a gateway (the embedded "
+        "reference gateway unless --gateway-url), drive simulated OCPP charge points through\n"
+        "its steps, check the OCPI EVSE status the platform publishes, tear everything down.",
+        epilog=epilog(
+            [
+                "ocpplab-sim run scenarios/urban.yaml",
+                "ocpplab-sim run scenarios/highway.yaml --strict --junit report.xml",
+                "ocpplab-sim run s.yaml --gateway-url https://gw.example.test --token T",
+                "ocpplab-sim run s.yaml --json - | jq .exit_code   # report on stdout",
+            ],
+            [
+                (0, "every check passed"),
+                (1, "a check failed (the failing check is named)"),
+                (2, "invalid input: the scenario file (file:line:column) or the arguments"),
+                (3, "the gateway, central system or OCPI peer could not be reached"),
+                (70, "an internal error (--debug shows its traceback)"),
+                (130, "interrupted (Ctrl-C or SIGTERM); teardown still ran"),
+                (141, "standard output was closed; teardown still ran"),
+            ],
+        ),
+    )
     run.add_argument("scenario", type=Path, help="scenario YAML file")
     run.add_argument(
         "--gateway-url",
@@ -111,9 +158,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--csms-url", type=_ws_url, help="OCPP central system base URL (ws:// or wss://)"
     )
-    run.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
-    run.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
-    run.add_argument("--html", type=Path, metavar="PATH", help="write a self-contained HTML report")
+    run.add_argument(
+        "--junit", type=Path, metavar="PATH", help="write a JUnit XML report ('-': stdout)"
+    )
+    run.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report ('-': stdout)")
+    run.add_argument(
+        "--html", type=Path, metavar="PATH", help="write a self-contained HTML report ('-': stdout)"
+    )
     run.add_argument(
         "--trace", type=Path, metavar="PATH", help="write every OCPP frame as JSON Lines"
     )
@@ -137,19 +188,67 @@ def _parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log what the harness and gateway do"
     )
 
-    validate = commands.add_parser("validate", help="check scenario files without running them")
+    validate = commands.add_parser(
+        "validate",
+        help="check scenario files without running them",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Check scenario files without running them: YAML, fields, selectors and "
+        "durations;\nevery problem is listed with file:line:column.",
+        epilog=epilog(
+            ["ocpplab-sim validate scenarios/*.yaml"],
+            [(0, "every file is a valid scenario"), (2, "a file is not (each problem listed)")],
+        ),
+    )
     validate.add_argument("files", type=Path, nargs="+", metavar="FILE")
 
     schema = commands.add_parser(
-        "schema", help="print the JSON Schema of the scenario format (or of the JSON report)"
+        "schema",
+        help="print the JSON Schema of the scenario format (or of the JSON report)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Print the JSON Schema of the scenario format (for editors: YAML language "
+        "servers) or of\nthe JSON report of `run --json`.",
+        epilog=epilog(
+            [
+                "ocpplab-sim schema > schemas/scenario.schema.json",
+                "ocpplab-sim schema report",
+            ],
+            [(0, "printed"), (2, "an unknown WHICH"), (141, "standard output was closed")],
+        ),
     )
     schema.add_argument(
         "which", nargs="?", choices=("scenario", "report"), default="scenario", metavar="WHICH"
     )
 
-    gateway = commands.add_parser("gateway", help="the reference gateway")
+    gateway_codes = [
+        (0, "stopped by Ctrl-C or SIGTERM"),
+        (2, "invalid settings (port, host, database, TLS files, token off loopback)"),
+        (70, "an internal error (--debug shows its traceback)"),
+    ]
+    gateway = commands.add_parser(
+        "gateway",
+        help="the reference gateway",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The reference gateway: Gateway API, OCPP central system, OCPI 2.2.1 CPO "
+        "side, SQLite.",
+        epilog=epilog(["ocpplab-sim gateway serve --port 8080 --token secret"], gateway_codes),
+    )
     gateway_commands = gateway.add_subparsers(dest="gateway_command", required=True)
-    serve = gateway_commands.add_parser("serve", help="serve the reference gateway")
+    serve = gateway_commands.add_parser(
+        "serve",
+        help="serve the reference gateway",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve the reference gateway (docs/reference-gateway.md) until Ctrl-C: "
+        "Gateway API at /ocpi/cpos,\nOCPP at ws://HOST:PORT/ocpp/{identity}, OCPI 2.2.1 CPO "
+        "endpoints.",
+        epilog=epilog(
+            [
+                "ocpplab-sim gateway serve",
+                "ocpplab-sim gateway serve --host 0.0.0.0 --port 8080 --token secret \\",
+                "    --db postgresql+asyncpg://user:pw@db/ocpplab",
+            ],
+            gateway_codes,
+        ),
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=port_number, default=8080)
     serve.add_argument(
@@ -188,6 +287,25 @@ def _parser() -> argparse.ArgumentParser:
     add_chargers_parser(commands)
     add_load_parser(commands)
     add_report_parser(commands)
+
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh, fish)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Print a completion script of every command and flag for SHELL; load it "
+        "from your shell's\nstartup file or its completion folder.",
+        epilog=epilog(
+            [
+                "ocpplab-sim completion bash > ~/.local/share/bash-completion/completions/"
+                "ocpplab-sim",
+                'eval "$(ocpplab-sim completion bash)"          # this shell only',
+                "ocpplab-sim completion zsh > ~/.zfunc/_ocpplab-sim",
+                "ocpplab-sim completion fish > ~/.config/fish/completions/ocpplab-sim.fish",
+            ],
+            [(0, "printed"), (2, "an unknown SHELL"), (141, "standard output was closed")],
+        ),
+    )
+    completion.add_argument("shell", choices=COMPLETION_SHELLS, metavar="SHELL")
     return parser
 
 
@@ -234,6 +352,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_load_command(args)
     if args.command == "report":
         return run_report_command(args)
+    if args.command == "completion":
+        return _completion(args.shell)
     return _serve(args)
 
 
@@ -276,6 +396,16 @@ def _schema(which: str) -> int:
     return 0
 
 
+def _completion(shell: str) -> int:
+    """The completion script of the whole command line for ``shell``, made by shtab from the
+    argument parser itself (so it never lags behind a new flag)."""
+    import shtab
+
+    print(shtab.complete(_parser(), shell=shell), end="")
+    sys.stdout.flush()  # a closed pipe shows here, not at exit
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from ocpplab_sim.reports import (
         ConsoleReporter,
@@ -291,8 +421,19 @@ def _run(args: argparse.Namespace) -> int:
 
     _configure_logging(verbose=args.verbose)
     scenario = load_scenario(args.scenario)
+    to_stdout = [
+        flag
+        for flag, path in (("--junit", args.junit), ("--json", args.json), ("--html", args.html))
+        if _is_stdout(path)
+    ]
+    if len(to_stdout) > 1:
+        raise InputError(
+            f"{' and '.join(to_stdout)}: only one report can go to standard output ('-')"
+        )
+    if _is_stdout(args.trace):
+        raise InputError("--trace -: the trace goes to a file")
     for report in (args.junit, args.json, args.html, args.trace):
-        if report is None:
+        if report is None or _is_stdout(report):
             continue
         if report.is_dir():
             raise InputError(f"{report}: is a folder; give a file path for the report")
@@ -312,7 +453,10 @@ def _run(args: argparse.Namespace) -> int:
         lease_s=args.lease,
         on_fleet=registry.add if registry is not None else None,
     )
-    console = ConsoleReporter(color=False if args.no_color else None)
+    # a report on standard output (`-`) is the only thing there: the console goes to stderr
+    console = ConsoleReporter(
+        sys.stderr if to_stdout else None, color=False if args.no_color else None
+    )
     record = RunRecord()
 
     control = RunControl()
@@ -361,11 +505,24 @@ def _run(args: argparse.Namespace) -> int:
     for path, render in ((args.junit, to_junit_xml), (args.json, to_json), (args.html, to_html)):
         if path is None:
             continue
+        if _is_stdout(path):
+            try:
+                sys.stdout.write(render(record))
+                sys.stdout.flush()
+            except BrokenPipeError:
+                _silence_stdout()
+                stdout_closed = True
+            continue
         try:
             path.write_text(render(record), encoding="utf-8")
         except OSError as exc:
             raise InputError(f"{path}: the report could not be written: {exc.strerror}") from exc
     return EXIT_BROKEN_PIPE if stdout_closed else exit_code
+
+
+def _is_stdout(path: Path | None) -> bool:
+    """``-`` as a report path: standard output."""
+    return path is not None and str(path) == "-"
 
 
 def _frames_to(*observers: Callable[[Any], None] | None) -> Callable[[Any], None] | None:

@@ -40,6 +40,7 @@ from ocpplab_sim.scenario.events import (
     PhaseStarted,
     RunFinished,
     RunStarted,
+    TopologyKnown,
 )
 from ocpplab_sim.scenario.model import Scenario
 from ocpplab_sim.scenario.ports import ChargerPort, FrameLike
@@ -252,6 +253,7 @@ class _Run:
                 )
         else:
             topology, csms_url, ocpi, receiver = await self._gateway_side()
+        self.emit(TopologyKnown(evse_uids=tuple(evse.uid for evse in topology.evses)))
 
         configs = [
             ChargePointConfig(

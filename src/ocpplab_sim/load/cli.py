@@ -28,9 +28,11 @@ from ocpplab_sim.load.shapes import SHAPES, parse_shape
 from ocpplab_sim.load.shard import Shard, shard_from_env
 from ocpplab_sim.load.stop import EXIT_STDOUT_CLOSED, Console, Interrupts, StopFlag
 from ocpplab_sim.load.template import ProvisionedNetwork, parse_template_params, provisioned
+from ocpplab_sim.load.thresholds import Threshold, evaluate, parse_threshold
 from ocpplab_sim.load.verdict import summary_lines, verdict
 from ocpplab_sim.load.worker import ChargerSpec, WorkerPlan
 from ocpplab_sim.ocpi_client import OcpiClient
+from ocpplab_sim.terminal import colored, epilog, use_color
 from ocpplab_sim.units import DURATION_EXAMPLES, parse_duration, parse_url
 
 __all__ = ["add_load_parser", "add_report_parser", "run_load_command", "run_report_command"]
@@ -100,6 +102,14 @@ def _workers(text: str) -> int | str:
     return int(value)
 
 
+def _threshold(text: str) -> Threshold:
+    """An argparse type: one ``--threshold`` (``load.thresholds``)."""
+    try:
+        return parse_threshold(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _fault_code(text: str) -> str:
     if not 1 <= len(text) <= 50 or not text.isprintable():
         raise argparse.ArgumentTypeError(f"{text!r}: 1 to 50 printable characters")
@@ -112,14 +122,27 @@ def add_load_parser(commands: Any) -> None:
         "load",
         help="load-test a central system with many simulated chargers",
         usage="%(prog)s [SCENARIO] [--csms-url URL | --template NAME] [options]  (--help: all)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Connect a fleet of simulated chargers to a central system along a load "
-        "shape; report latencies (HDR histograms) and errors. Loopback or your own hosts only. "
+        "shape; report\nlatencies (HDR histograms) and errors. Loopback or your own hosts only. "
         "Durations: " + DURATION_EXAMPLES + ".",
-        epilog="Exit codes: 0 every call answered and nothing failed · 1 errors, unanswered "
-        "calls or nothing connected (the summary says which) · 2 invalid input · 3 the gateway "
-        "could not be used · 130 stopped by SIGINT or SIGTERM (summary and report of what was "
-        "measured, marked interrupted; a template's CPO is deleted; a second signal stops "
-        "waiting for the chargers to close) · 141 standard output closed (same, quietly).",
+        epilog=epilog(
+            [
+                "ocpplab-sim load --csms-url ws://127.0.0.1:9000 --chargers 1000 --duration 2m",
+                "ocpplab-sim load scenarios/network-load.yaml --report load.json --html load.html",
+                "ocpplab-sim load --template large-network --template-param locations=10",
+                "ocpplab-sim load --csms-url ws://127.0.0.1:9000 --threshold 'p99<500ms' \\",
+                "    --threshold 'errors==0' --threshold 'Heartbeat:p95<=200ms'",
+            ],
+            [
+                (0, "every call answered, nothing failed, every --threshold held"),
+                (1, "errors, unanswered calls, nothing connected or a failed threshold"),
+                (2, "invalid input (a bad --threshold is named)"),
+                (3, "the gateway could not be used"),
+                (130, "stopped by SIGINT or SIGTERM (summary and report of what was measured)"),
+                (141, "standard output was closed (same, quietly)"),
+            ],
+        ),
     )
     load.add_argument(
         "scenario",
@@ -193,9 +216,30 @@ def add_load_parser(commands: Any) -> None:
         "JOB_COMPLETION_INDEX + OCPPLAB_SHARD_COUNT, else the whole fleet",
     )
     load.add_argument("--seed", type=_whole(-(2**63), 2**63 - 1), default=0)
-    load.add_argument("--report", type=Path, metavar="PATH", help="write the JSON report")
+    load.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="write the JSON report ('-': to standard output, the rest then goes to stderr)",
+    )
     load.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report")
+    load.add_argument(
+        "--threshold",
+        type=_threshold,
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="pass/fail rule on the final metrics, repeatable: [ACTION:]METRIC OP VALUE, e.g. "
+        "'p99<500ms', 'errors==0', 'Heartbeat:p95<=200ms', 'calls_per_s>=100' (metrics p50 "
+        "p90 p95 p99 p999 pN max errors unanswered connected calls calls_per_s; OP < <= > >= "
+        "== !=); a failed one exits 1",
+    )
     load.add_argument("--quiet", action="store_true", help="no live progress")
+    load.add_argument(
+        "--no-color",
+        action="store_true",
+        help="plain output (also NO_COLOR=1; FORCE_COLOR=1 colours when not a terminal)",
+    )
     load.add_argument(
         "--prometheus",
         type=bind_address,
@@ -235,17 +279,49 @@ def add_load_parser(commands: Any) -> None:
 
 def add_report_parser(commands: Any) -> None:
     """Add ``report merge`` to a subparsers object."""
-    report = commands.add_parser("report", help="work with load reports")
+    merge_codes = [
+        (0, "the merged run passed"),
+        (1, "the merged run failed (the summary says why)"),
+        (2, "not one complete set of shard reports of one run, or an unwritable output"),
+    ]
+    merge_examples = [
+        "ocpplab-sim report merge shard-*.json --output merged.json --html merged.html",
+        "ocpplab-sim report merge shard-*.json | jq .metrics.counters",
+    ]
+    report = commands.add_parser(
+        "report",
+        help="work with load reports",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Work with the JSON reports of `ocpplab-sim load`.",
+        epilog=epilog(merge_examples, merge_codes),
+    )
     actions = report.add_subparsers(dest="report_command", required=True)
     merge = actions.add_parser(
         "merge",
         help="merge shard reports exactly (histograms added)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Merge the shard reports of one load run: one report of every shard, "
-        "of the same plan and shard count. Anything else is refused (exit 2).",
+        "of the same plan and\nshard count, histograms added exactly. Anything else is refused "
+        "(exit 2). Without --output\nthe merged report is printed on standard output, "
+        "messages on standard error.",
+        epilog=epilog(merge_examples, merge_codes),
     )
     merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
-    merge.add_argument("--output", "-o", type=Path, help="write the merged JSON here")
+    merge.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        help="write the merged JSON here (default, or '-': standard output, nothing else there)",
+    )
     merge.add_argument("--html", type=Path, help="write the merged HTML report here")
+    merge.add_argument(
+        "--threshold",
+        type=_threshold,
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="a pass/fail rule on the merged metrics, as `load --threshold` takes it",
+    )
     merge.add_argument(
         "--allow-partial",
         action="store_true",
@@ -402,6 +478,7 @@ def run_load_command(args: argparse.Namespace) -> int:
     output — the run stops, the summary and the report of what was measured still come (marked
     interrupted), a template's CPO is deleted."""
     _quiet_embedded_gateway()
+    _console.to_stderr = False  # until a report given as `-` takes standard output
     interrupts = Interrupts("ocpplab-sim load")
 
     def stdout_closed() -> None:
@@ -425,6 +502,8 @@ def _load(args: argparse.Namespace, interrupts: Interrupts) -> int:
         if getattr(args, name) is None:
             setattr(args, name, value)
     _check_outputs(args)
+    if _is_stdout(args.report):
+        _console.to_stderr = True  # standard output carries the report, and nothing else
     if inline or args.template is None:
         if not inline and args.csms_url is None:
             raise InputError("give --csms-url URL, --template NAME or a scenario file")
@@ -462,8 +541,10 @@ def _quiet_embedded_gateway() -> None:
 def _check_outputs(args: argparse.Namespace) -> None:
     """The report files can be written: checked before anything is provisioned or run."""
     seen: dict[Path, str] = {}
+    if _is_stdout(args.html):
+        raise InputError("--html -: the HTML report goes to a file; --report - writes JSON")
     for flag, path in (("--report", args.report), ("--html", args.html)):
-        if path is None:
+        if path is None or _is_stdout(path):
             continue
         if path.is_dir():
             raise InputError(f"{flag} {path}: is a folder; give a file name")
@@ -706,6 +787,9 @@ def _record(
         counters = report["metrics"]["counters"]
         counters["interrupted"] = 1  # counters add up in `report merge`: shards interrupted
         report["metrics"]["counters"] = dict(sorted(counters.items()))
+    thresholds: list[Threshold] = getattr(args, "threshold", None) or []
+    if thresholds:
+        report["thresholds"] = evaluate(thresholds, report)
     outcome = verdict(report)
     report["verdict"] = {"passed": outcome.passed, "reasons": list(outcome.reasons)}
     try:
@@ -717,7 +801,7 @@ def _record(
 
 def _conclude(report: dict[str, Any], args: argparse.Namespace, failure: OSError | None) -> int:
     """The summary; then an error for a report file that could not be written."""
-    code = _summary(report)
+    code = _summary(report, no_color=getattr(args, "no_color", False))
     if failure is not None:
         where = failure.filename or args.report or args.html
         raise InputError(f"{where}: cannot write the report: {failure.strerror or failure}")
@@ -727,7 +811,12 @@ def _conclude(report: dict[str, Any], args: argparse.Namespace, failure: OSError
 def run_report_command(args: argparse.Namespace) -> int:
     """Run ``report merge``: exit 2 (InputError) for anything but the shard reports of one run
     (or part of them, with ``--allow-partial``) and writable outputs; else like ``load``."""
+    _console.to_stderr = False
+    if args.output is None:
+        args.output = Path("-")
     _check_merge_outputs(args.reports, {"--output": args.output, "--html": args.html})
+    if _is_stdout(args.output):
+        _console.to_stderr = True  # standard output carries the merged report, nothing else
     reports = [read_report(path) for path in args.reports]
     result = merge_load_reports(
         reports, sources=[str(path) for path in args.reports], allow_partial=args.allow_partial
@@ -735,13 +824,13 @@ def run_report_command(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"ocpplab-sim: warning: {warning}", file=sys.stderr, flush=True)
     merged = result.report
+    if args.threshold:
+        merged["thresholds"] = evaluate(args.threshold, merged)
     try:
         _write(merged, args.output, args.html)
     except OSError as exc:
         where = exc.filename or args.output or args.html
         raise InputError(f"{where}: cannot write the merged report: {exc.strerror or exc}") from exc
-    if args.output is None:
-        print(json.dumps(merged["metrics"]["counters"], indent=2))
     return _summary(merged)
 
 
@@ -750,8 +839,10 @@ def _check_merge_outputs(reports: list[Path], outputs: dict[str, Path | None]) -
     input or each other."""
     inputs = {path.resolve(): path for path in reports}
     seen: dict[Path, str] = {}
+    if _is_stdout(outputs.get("--html")):
+        raise InputError("--html -: the HTML report goes to a file; --output - writes JSON")
     for flag, path in outputs.items():
-        if path is None:
+        if path is None or _is_stdout(path):
             continue
         where = path.resolve()
         if not path.parent.exists():
@@ -767,15 +858,26 @@ def _check_merge_outputs(reports: list[Path], outputs: dict[str, Path | None]) -
         seen[where] = flag
 
 
+def _is_stdout(path: Path | None) -> bool:
+    """``-`` as a report path: standard output."""
+    return path is not None and str(path) == "-"
+
+
 def _write(report: dict[str, Any], json_path: Path | None, html_path: Path | None) -> None:
-    if json_path is not None:
+    if _is_stdout(json_path):
+        _console.document(json.dumps(report, indent=1))
+    elif json_path is not None:
         json_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     if html_path is not None:
         html_path.write_text(to_html(report), encoding="utf-8")
 
 
-def _summary(report: dict[str, Any]) -> int:
-    """Print the summary of a load report (a merged one too); 0 when it passed, else 1."""
+def _summary(report: dict[str, Any], *, no_color: bool = False) -> int:
+    """Print the summary of a load report (a merged one too); 0 when it passed, else 1. The
+    marks are coloured as ``terminal.use_color`` decides (``--no-color``, ``NO_COLOR``,
+    ``FORCE_COLOR``, a terminal)."""
+    color = use_color(_console.stream, no_color=no_color)
     for line in summary_lines(report):
-        _console.say(line)
+        mark = line.lstrip()[:1]
+        _console.say(colored(line, mark, color) if mark in "✓✗" else line)
     return 0 if verdict(report).passed else 1

@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 __all__ = [
     "ABORT",
@@ -137,12 +137,27 @@ class Console:
     def __init__(self) -> None:
         self.closed = False
         self.on_closed: Callable[[], None] | None = None
+        #: what is said goes to standard error instead (standard output carries a document)
+        self.to_stderr = False
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr if self.to_stderr else sys.stdout
 
     def say(self, text: str = "") -> None:
         if self.closed:
             return
         try:
-            print(text, flush=True)
+            print(text, file=self.stream, flush=True)
+        except BrokenPipeError:
+            self._gone()
+
+    def document(self, text: str) -> None:
+        """``text`` on standard output, whatever ``to_stderr`` says (a report given as ``-``)."""
+        if self.closed:
+            return
+        try:
+            print(text, file=sys.stdout, flush=True)
         except BrokenPipeError:
             self._gone()
 

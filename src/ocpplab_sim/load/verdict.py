@@ -5,6 +5,8 @@ run cut off — sent in its last seconds and still in flight at the stop — is 
 against the central system) and nothing failed. A run stopped by a signal or a closed standard
 output is ``interrupted``: what it measured is summarised, but it never passes. The same rules
 read a merged report, where counters are sums over shards (``interrupted`` counts shards).
+Thresholds (``load --threshold``, evaluated into the report's ``thresholds``) that failed fail
+the run too.
 """
 
 from __future__ import annotations
@@ -97,6 +99,9 @@ def verdict(report: Mapping[str, Any]) -> Verdict:
         reasons.append(f"none of {made.sent} call(s) answered")
     if errors:
         reasons.append(f"{len(errors)} error kind(s)")
+    broken = [t["threshold"] for t in report.get("thresholds", ()) if not t.get("passed")]
+    if broken:
+        reasons.append(f"threshold(s) failed: {', '.join(broken)}")
     return Verdict(not reasons, interrupted, tuple(reasons), errors)
 
 
@@ -129,6 +134,9 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
         lines.append(f"  {name}: {value}")
     for note in report.get("worker_failures", []):
         lines.append(f"  {note}")
+    for threshold in report.get("thresholds", []):
+        mark = "✓" if threshold.get("passed") else "✗"
+        lines.append(f"  {mark} {threshold['threshold']}  ({threshold.get('shown', '')})")
     if result.passed:
         lines.append(
             f"✓ PASSED: {made.answered} call(s) answered, {counters.get('connected', 0)} "

@@ -14,6 +14,7 @@ from ocpplab_sim.scenario.events import (
     RunFinished,
     RunStarted,
     StepFinished,
+    TopologyKnown,
 )
 
 __all__ = ["RunRecord"]
@@ -30,6 +31,7 @@ class RunRecord:
     checks: list[CheckResult] = field(default_factory=list)
     ocpp_statuses: list[OcppStatusSeen] = field(default_factory=list)
     ocpi_statuses: list[OcpiStatusSeen] = field(default_factory=list)
+    topology_evse_uids: tuple[str, ...] = ()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -46,6 +48,8 @@ class RunRecord:
             self.ocpp_statuses.append(event)
         elif isinstance(event, OcpiStatusSeen):
             self.ocpi_statuses.append(event)
+        elif isinstance(event, TopologyKnown):
+            self.topology_evse_uids = event.evse_uids
 
     @property
     def latencies_s(self) -> list[float]:
@@ -54,7 +58,10 @@ class RunRecord:
 
     @property
     def evse_uids(self) -> list[str]:
-        """Every EVSE the run saw a status for, in order of first appearance."""
+        """Every EVSE the run saw a status for: in topology order (locations, chargers, EVSEs)
+        when the run said it, then any other in order of first appearance."""
         changes = [(e.at, e.evse_uid) for e in self.ocpp_statuses]
         changes += [(e.at, e.evse_uid) for e in self.ocpi_statuses]
-        return list(dict.fromkeys(uid for _, uid in sorted(changes)))
+        seen = dict.fromkeys(uid for _, uid in sorted(changes))
+        ordered = [uid for uid in self.topology_evse_uids if uid in seen]
+        return ordered + [uid for uid in seen if uid not in set(ordered)]

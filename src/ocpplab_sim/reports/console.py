@@ -17,6 +17,7 @@ from ocpplab_sim.scenario.events import (
     RunStarted,
     StepFinished,
 )
+from ocpplab_sim.terminal import use_color
 
 __all__ = ["ConsoleReporter"]
 
@@ -34,7 +35,8 @@ class ConsoleReporter:
 
     def __init__(self, stream: TextIO | None = None, *, color: bool | None = None) -> None:
         self._out = stream or sys.stdout
-        self._color = self._out.isatty() if color is None else color
+        # None: NO_COLOR / FORCE_COLOR, else whether the stream is a terminal
+        self._color = use_color(self._out) if color is None else color
         self._record = RunRecord()
 
     def __call__(self, event: Event) -> None:

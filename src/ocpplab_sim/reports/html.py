@@ -42,6 +42,7 @@ _COLOURS = {
     "Unavailable": "#f39c12",
     "Faulted": "#d62c1a",
 }
+_OTHER = "#555"  # a status without a colour of its own
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 8px}
@@ -120,9 +121,42 @@ def _checks(record: RunRecord) -> str:
 
 
 def _legend() -> str:
-    shown = ["AVAILABLE", "CHARGING", "RESERVED", "INOPERATIVE", "OUTOFORDER", "UNKNOWN"]
-    items = "".join(f'<span><i style="background:{_COLOURS[s]}"></i>{s}</span>' for s in shown)
+    """Every colour the timeline draws, once, with the statuses (OCPP and OCPI) it stands for."""
+    by_colour: dict[str, list[str]] = {}
+    for status, colour in _COLOURS.items():
+        by_colour.setdefault(colour, []).append(status)
+    by_colour.setdefault(_OTHER, []).append("other")
+    items = "".join(
+        f'<span class="entry" data-colour="{colour}"><i style="background:{colour}"></i>'
+        f"{escape(' / '.join(statuses))}</span>"
+        for colour, statuses in by_colour.items()
+    )
     return f'<p class="legend">{items} (upper lane OCPP, lower lane OCPI)</p>'
+
+
+def _tick_step(span_s: float) -> float:
+    """A round tick interval giving at most about 10 ticks over ``span_s`` seconds."""
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
+        if span_s / step <= 10:
+            return float(step)
+    return 3600.0 * max(1, round(span_s / 36000))
+
+
+def _ticks(span_s: float, scale: float, height: int) -> str:
+    """The time axis under the lanes: a tick and its label every round interval."""
+    step = _tick_step(span_s)
+    parts = []
+    count = int(span_s / step + 1e-9)
+    for i in range(count + 1):
+        t = i * step
+        x = 40 + t * scale
+        label = f"{t:g}s" if t < 60 or t % 60 else f"{t / 60:g}m"
+        parts.append(
+            f'<line class="tick" x1="{x:.1f}" y1="{height - 14}" x2="{x:.1f}" y2="{height - 10}" '
+            f'stroke="#999"/><text class="tick" data-t="{t:g}" x="{x:.1f}" y="{height}" '
+            f'text-anchor="middle">{label}</text>'
+        )
+    return "".join(parts)
 
 
 def _timelines(record: RunRecord) -> str:
@@ -148,17 +182,18 @@ def _timelines(record: RunRecord) -> str:
                 until = changes[i + 1][0] if i + 1 < len(changes) else end
                 x = 40 + (at - start) * scale
                 width = max((until - at) * scale, 1.0)
-                colour = _COLOURS.get(status, "#555")
+                colour = _COLOURS.get(status, _OTHER)
                 lanes.append(
                     f'<rect class="segment" data-source="{source.lower()}" '
                     f'data-status="{escape(status)}" x="{x:.1f}" y="{y}" width="{width:.1f}" '
                     f'height="{_LANE}" fill="{colour}"><title>{source} {escape(status)} from '
                     f"+{at - start:.2f}s to +{until - start:.2f}s</title></rect>"
                 )
-        height = 2 * (_LANE + 4) + 8
+        height = 2 * (_LANE + 4) + 8 + 18
+        lanes.append(_ticks(end - start, scale, height - 2))
         out.append(
             f'<div><b>{escape(uid)}</b><br><svg class="evse" data-evse="{escape(uid)}" '
-            f'width="{_WIDTH + 50}" height="{height}" role="img">{"".join(lanes)}</svg></div>'
+            f'width="{_WIDTH + 60}" height="{height}" role="img">{"".join(lanes)}</svg></div>'
         )
     out.append(f"<p>time axis: 0 … {end - start:.1f}s after the run started</p>")
     return "\n".join(out)
@@ -176,22 +211,29 @@ def _histogram(values: Sequence[float]) -> str:
     for value in ms:
         counts[min(int(value / width), bins - 1)] += 1
     tallest = max(counts)
-    bar_w, height = 50, 120
+    bar_w, height, top_margin = 50, 120, 14
     bars = []
     for i, count in enumerate(counts):
         h = height * count / tallest
         x = i * (bar_w + 4)
+        y = top_margin + height - h
         bars.append(
-            f'<rect class="bar" x="{x}" y="{height - h:.1f}" width="{bar_w}" height="{h:.1f}" '
-            f'fill="#2a6fdb"><title>{i * width:.0f}–{(i + 1) * width:.0f} ms: {count}</title>'
-            f'</rect><text x="{x}" y="{height + 14}" font-size="10">{i * width:.0f}</text>'
+            f'<rect class="bar" data-count="{count}" x="{x}" y="{y:.1f}" width="{bar_w}" '
+            f'height="{h:.1f}" fill="#2a6fdb"><title>{i * width:.0f}–{(i + 1) * width:.0f} ms: '
+            f"{count}</title></rect>"
+            + (
+                f'<text class="count" x="{x + bar_w / 2}" y="{y - 3:.1f}" font-size="10" '
+                f'text-anchor="middle">{count}</text>'
+                if count
+                else ""
+            )
+            + f'<text x="{x}" y="{top_margin + height + 14}" font-size="10">{i * width:.0f}</text>'
         )
     figures = ", ".join(
         f"{key} {float(summary[key] or 0) * 1000:.0f} ms" for key in ("p50", "p95", "p99", "max")
     )
     svg = (
-        f'<svg class="histogram" width="{bins * (bar_w + 4)}" height="{height + 20}" role="img">'
-        + "".join(bars)
-        + "</svg>"
+        f'<svg class="histogram" width="{bins * (bar_w + 4)}" height="{top_margin + height + 20}" '
+        'role="img">' + "".join(bars) + "</svg>"
     )
     return f"<p>{summary['count']} sample(s): {figures} (bins in ms)</p>{svg}"

@@ -34,6 +34,7 @@ __all__ = [
     "RunStarted",
     "StepFinished",
     "StepStarted",
+    "TopologyKnown",
 ]
 
 
@@ -155,6 +156,15 @@ class OcpiStatusSeen:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TopologyKnown:
+    """The network under test is known (provisioned or inline): its EVSEs in topology order
+    (locations, chargers, EVSEs — the order selector indexes count)."""
+
+    evse_uids: tuple[str, ...]
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunFinished:
     """The verdict. ``exit_code``: 0 passed, 1 a check failed, 2 invalid input, 3 unreachable."""
 
@@ -174,6 +184,7 @@ Event = (
     | CheckFinished
     | OcppStatusSeen
     | OcpiStatusSeen
+    | TopologyKnown
     | RunFinished
 )
 EventSink = Callable[[Event], None]

@@ -57,7 +57,13 @@ def scenario_schema() -> dict[str, Any]:
     ]
     keyed, top = models_json_schema(wanted, ref_template=_REF)
     defs: dict[str, Any] = dict(top.get("$defs", {}))
-    step_kinds = []
+    # A step is one object whose keys are known: the action names plus `name` and `timeout`.
+    # Written as properties (not an anyOf of one schema per action) so that an editor reports an
+    # unknown action as a key that is not allowed, listing the valid ones (`propertyNames`), and
+    # checks a known action's parameters against its own schema only. "Exactly one action" is
+    # said without anyOf/oneOf, whose errors editors report by their first alternative: `not`
+    # (no action at all) and, per action, `dependentSchemas` (no second action beside it).
+    actions_by_key: dict[str, Any] = {}
     for cls in ACTIONS.values():
         params = _block_params(cls) if cls in BLOCKS else keyed[(cls, "validation")]
         forms = [params]
@@ -67,21 +73,45 @@ def scenario_schema() -> dict[str, Any]:
             forms.append(short)
         if not any(f.get("required") for f in (params, defs.get(cls.__name__, {}))):
             forms.append({"type": "null"})
-        step_kinds.append(
-            {
-                "title": cls.key,
-                "description": _doc(cls),
-                "type": "object",
-                "properties": {
-                    cls.key: {"anyOf": forms} if len(forms) > 1 else forms[0],
-                    "name": {"type": "string", "description": "label in reports"},
-                    "timeout": _POSITIVE_DURATION_SCHEMA,
-                },
-                "required": [cls.key],
-                "additionalProperties": False,
+        described = {"title": cls.key, "description": _doc(cls)}
+        actions_by_key[cls.key] = (
+            {**described, "anyOf": forms}
+            if len(forms) > 1
+            else {
+                **forms[0],
+                **described,
             }
         )
-    defs["Step"] = {"description": "one step: exactly one action key", "anyOf": step_kinds}
+    extra = ["name", "timeout"]
+    defs["Step"] = {
+        "title": "step",
+        "description": "one step: exactly one action key ("
+        + ", ".join(actions_by_key)
+        + "), with an optional name and timeout",
+        "type": "object",
+        "properties": {
+            **actions_by_key,
+            "name": {"type": "string", "description": "label in reports"},
+            "timeout": _POSITIVE_DURATION_SCHEMA,
+        },
+        "propertyNames": {
+            "title": "step key",
+            "description": "an action name, name or timeout",
+            "type": "string",
+            "enum": [*actions_by_key, *extra],
+        },
+        "not": {
+            "title": "a step without an action",
+            "propertyNames": {"enum": extra},
+        },
+        "dependentSchemas": {
+            key: {
+                "title": f"one action per step: {key} and nothing but name and timeout",
+                "propertyNames": {"type": "string", "enum": [key, *extra]},
+            }
+            for key in actions_by_key
+        },
+    }
     defs["StepList"] = {"type": "array", "items": {"$ref": "#/$defs/Step"}, "minItems": 1}
     defs["Selector"] = _SELECTOR_SCHEMA
     ref = {model.__name__: {"$ref": _REF.format(model=model.__name__)} for model in header}

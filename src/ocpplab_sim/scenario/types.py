@@ -219,15 +219,6 @@ def _index(value: Any) -> int:
     return value
 
 
-def _one_key(key: str, value_schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {key: value_schema},
-        "required": [key],
-        "additionalProperties": False,
-    }
-
-
 _STRINGS: dict[str, Any] = {
     "anyOf": [
         {"type": "string", "minLength": 1},
@@ -240,35 +231,68 @@ _INDEXES: dict[str, Any] = {
         {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
     ]
 }
+_SELECTOR_KEYS = (
+    "index",
+    "evse_uid",
+    "charger",
+    "location",
+    "topology_id",
+    "ocpp_version",
+    "sample",
+)
+# One alternative per JSON type, each titled and described, and the object form with its keys
+# listed (`propertyNames`): an editor then reports a wrong selector by the form it resembles
+# (an unknown key names the known ones) instead of the first alternative ('Value must be "all"').
 _SELECTOR_SCHEMA: dict[str, Any] = {
+    "title": "selector",
     "description": _SELECTOR_HELP,
+    "type": ["string", "integer", "array", "object"],
     "anyOf": [
-        {"const": "all"},
-        {"type": "string", "minLength": 1, "description": "an evse_uid or ${evse}"},
-        _INDEXES,
-        _one_key("index", _INDEXES),
-        *(_one_key(key, _STRINGS) for key in ("evse_uid", "charger", "location", "topology_id")),
-        _one_key(
-            "ocpp_version",
-            {
-                "anyOf": [
-                    {"enum": ["1.6", "2.0.1"]},
-                    {"type": "array", "items": {"enum": ["1.6", "2.0.1"]}, "minItems": 1},
-                ]
-            },
-        ),
-        _one_key(
-            "sample",
-            {
-                "type": "object",
-                "properties": {
-                    "n": {"type": "integer", "minimum": 1},
-                    "of": {"description": "the selection to draw from (default all)"},
+        {
+            "title": '"all" or an evse_uid',
+            "description": '"all" (every EVSE or charger), an evse_uid, or ${evse}',
+            "type": "string",
+            "minLength": 1,
+            "examples": ["all"],
+        },
+        {"title": "an index", "type": "integer", "minimum": 0},
+        {
+            "title": "a list of indexes",
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0},
+            "minItems": 1,
+        },
+        {
+            "title": "{" + "|".join(_SELECTOR_KEYS) + ": …}",
+            "description": "one key: " + ", ".join(_SELECTOR_KEYS),
+            "type": "object",
+            "properties": {
+                "index": _INDEXES,
+                **{key: _STRINGS for key in ("evse_uid", "charger", "location", "topology_id")},
+                "ocpp_version": {
+                    "anyOf": [
+                        {"enum": ["1.6", "2.0.1"]},
+                        {"type": "array", "items": {"enum": ["1.6", "2.0.1"]}, "minItems": 1},
+                    ]
                 },
-                "required": ["n"],
-                "additionalProperties": False,
+                "sample": {
+                    "type": "object",
+                    "properties": {
+                        "n": {"type": "integer", "minimum": 1},
+                        "of": {"description": "the selection to draw from (default all)"},
+                    },
+                    "required": ["n"],
+                    "additionalProperties": False,
+                },
             },
-        ),
+            "propertyNames": {
+                "title": "selector key",
+                "type": "string",
+                "enum": list(_SELECTOR_KEYS),
+            },
+            "minProperties": 1,
+            "maxProperties": 1,
+        },
     ],
 }
 
