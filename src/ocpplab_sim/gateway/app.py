@@ -27,10 +27,11 @@ from .context import GatewayContext
 from .db import Database, utc_now
 from .limits import BodySizeLimit
 from .liveness import watch_heartbeats
+from .metrics import CONTENT_TYPE, GatewayMetrics
 from .provisioning import Provisioner
 from .pusher import Pusher
 from .settings import GatewaySettings
-from .station_store import StationStore
+from .station_store import EvseChange, StationStore
 from .templates import Template, builtin_catalog
 from .writer import Writer
 
@@ -59,16 +60,30 @@ def create_app(
             await db.migrate()
             writer = Writer(db)
             pusher = Pusher(db, http, settings, clock, writer)
+            metrics: GatewayMetrics = app.state.metrics
+            pusher.on_pushed = metrics.pushed
+
+            def changed(changes: list[EvseChange]) -> None:
+                for change in changes:
+                    metrics.committed(change.last_updated)
+                pusher.notify(changes)
+
             stations = StationStore(
                 db,
                 clock,
-                on_change=pusher.notify,
+                on_change=changed,
                 writer=writer,
                 max_unknown_identity_events=settings.max_unknown_identity_events,
                 max_events_per_cpo=settings.max_events_per_cpo,
             )
             await stations.reset_connectivity()
             writer.start()
+            metrics.connections_now = lambda: len(registry.sessions())
+            metrics.live_chargers_now = lambda: stations.live_chargers
+            metrics.messages_now = lambda: stations.totals
+            metrics.write_queue_now = lambda: writer.depth
+            metrics.committed_now = lambda: writer.committed
+            metrics.push_queue_now = lambda: pusher.depth
 
             async def deleted(cpo_id: int) -> None:
                 pusher.forget(cpo_id)
@@ -126,6 +141,13 @@ def create_app(
         ),
         lifespan=lifespan,
     )
+    app.state.metrics = GatewayMetrics(clock)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """The gateway's figures in the Prometheus text format (see ``gateway/metrics.py``)."""
+        return Response(app.state.metrics.exposition(), media_type=CONTENT_TYPE)
+
     app.include_router(api.router)
     app.include_router(api_chargers.router)
     app.include_router(api_events.router)

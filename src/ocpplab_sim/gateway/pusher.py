@@ -72,6 +72,13 @@ class Pusher:
         # with forget() from caching its stale answer.
         self._targets: dict[tuple[int, int], _Target | None] = {}
         self._generation: dict[int, int] = {}
+        #: told of each push the eMSP answered, with the time its OCPP status arrived
+        self.on_pushed: Callable[[datetime], None] | None = None
+
+    @property
+    def depth(self) -> int:
+        """Status changes waiting to be pushed."""
+        return sum(len(queue) for queue in self._queues.values())
 
     def forget(self, cpo_id: int) -> None:
         """The CPO's credentials changed or it was deleted: look its push targets up again."""
@@ -208,6 +215,8 @@ class Pusher:
                     at=self._clock(),
                 )
             )
+            if result.ok and self.on_pushed is not None:
+                self.on_pushed(change.last_updated)
             if result.ok or attempt == attempts or queue:
                 return
             delay = self._settings.push_backoff * 2 ** (attempt - 1)

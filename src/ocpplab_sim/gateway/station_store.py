@@ -237,6 +237,8 @@ class StationStore:
         self._counters = _Counters()
         self.writer.add_flusher(self._counters)
         self._live: dict[int, _Live] = {}
+        #: CALLs received by action since start-up (``/metrics``)
+        self.totals: dict[str, int] = {}
         self._event_limits = (max_unknown_identity_events, max_events_per_cpo)
         # Events stored per CPO (None: no CPO), counted from the first event of each (touched
         # only by the writer's operations, one at a time).
@@ -483,6 +485,7 @@ class StationStore:
         key = (station.cpo_id, action)
         counts = self._counters.counts
         counts[key] = counts.get(key, 0) + 1
+        self.totals[action] = self.totals.get(action, 0) + 1
 
     async def booted(self, station: Station, firmware_version: str | None) -> None:
         pk, now = station.charger_pk, self._clock()

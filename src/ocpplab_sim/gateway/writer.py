@@ -124,6 +124,11 @@ class Writer:
         """Callers waiting in :meth:`reserve` for room in the queue."""
         return sum(1 for waiter in self._space if not waiter.done())
 
+    @property
+    def depth(self) -> int:
+        """Writes queued and not yet committed."""
+        return len(self._queue)
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="gateway-writer")
