@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ocpplab_sim.errors import ChargePointError, ConnectivityError, ScenarioError, ScenarioIssue
-from ocpplab_sim.scenario.actions import CHARGER_ACTIONS, CSMS_OPERATIONS, ExpectCsms, ExpectReport
 from ocpplab_sim.scenario.events import (
     CheckFinished,
     CheckResult,
@@ -42,6 +41,7 @@ from ocpplab_sim.scenario.model import (
     PlugIn,
     Repeat,
     Scenario,
+    Settings,
     StartCharging,
     Step,
     StopCharging,
@@ -61,10 +61,11 @@ from ocpplab_sim.scenario.ports import (
     StatusSource,
 )
 from ocpplab_sim.scenario.preflight import lifecycle_problems, selector_problems
+from ocpplab_sim.scenario.registry import spec_for
 from ocpplab_sim.scenario.selectors import SelectionError, select_chargers, select_evses
 from ocpplab_sim.scenario.steps import bind_step, step_label
 from ocpplab_sim.scenario.types import Selector
-from ocpplab_sim.topology import Evse, Topology
+from ocpplab_sim.topology import Charger, Evse, Topology
 
 __all__ = [
     "ChargerPort",
@@ -75,6 +76,7 @@ __all__ = [
     "PushSource",
     "PushView",
     "StatusSource",
+    "StepRun",
     "step_label",
 ]
 
@@ -109,6 +111,44 @@ class _Where:
     phase: str
     path: str
     line: int | None
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """What a step's handler (see :mod:`ocpplab_sim.scenario.registry`) gets besides the step:
+    where the step is, and the engine's charge points, topology, settings and clock."""
+
+    engine: Engine
+    index: int
+    label: str
+    context: _Context
+    path: str
+
+    @property
+    def chargers(self) -> Mapping[str, ChargerPort]:
+        return self.engine._chargers
+
+    @property
+    def topology(self) -> Topology:
+        return self.engine._topology
+
+    @property
+    def settings(self) -> Settings:
+        return self.engine._settings
+
+    def now(self) -> float:
+        return self.engine._clock()
+
+    async def sleep(self, seconds: float) -> None:
+        await self.engine._sleep(seconds)
+
+    def evses(self, selector: Selector) -> tuple[Evse, ...]:
+        """The EVSEs ``selector`` picks (a SelectionError is an error of the step)."""
+        return self.engine._evses(selector)
+
+    def select_chargers(self, selector: Selector) -> tuple[Charger, ...]:
+        """The chargers ``selector`` picks."""
+        return tuple(select_chargers(selector, self.topology, seed=self.engine._seed))
 
 
 class Engine:
@@ -311,35 +351,38 @@ class Engine:
     async def _dispatch(
         self, index: int, label: str, step: Step, context: _Context, path: str
     ) -> tuple[Outcome, str, bool]:
-        if isinstance(step, Parallel | Repeat | Each):
-            outcome, message = await self._block(step, context, path)
-            return outcome, message, False
-        if isinstance(step, CHARGER_ACTIONS):
-            outcome, message = await self._ops.act(step)  # type: ignore[arg-type]
-            return outcome, message, True
-        if isinstance(step, (*CSMS_OPERATIONS, ExpectCsms, ExpectReport)):
-            if isinstance(step, ExpectCsms):
-                check = await self._ops.expect_csms(index, label, step)
-            elif isinstance(step, ExpectReport):
-                check = await self._ops.expect_report(index, label, step)
-            else:
-                check = await self._ops.csms(index, label, step)  # type: ignore[arg-type]
-            self._result.checks.append(check)
-            self._emit(CheckFinished(result=check))
-            return check.outcome, check.message, True
-        if isinstance(step, ExpectOcpi | ExpectPush | Authorize):
-            evses = self._evses(step.evse)
-            if isinstance(step, ExpectOcpi):
-                check = await self._verifier.expect_ocpi(index, label, step, evses, self._profile)
-            elif isinstance(step, ExpectPush):
-                check = await self._verifier.expect_push(index, label, step, evses)
-            else:
-                check = await self._authorize(index, label, step, evses)
-            self._result.checks.append(check)
-            self._emit(CheckFinished(result=check))
-            return check.outcome, check.message, True
-        outcome, message = await self._act(step)
-        return outcome, message, True
+        spec = spec_for(step.key)
+        if spec is None:
+            raise ChargePointError(f"the engine cannot run {step.key!r}: no such step registered")
+        result = await spec.handler(StepRun(self, index, label, context, path), step)
+        if isinstance(result, CheckResult):
+            self._result.checks.append(result)
+            self._emit(CheckFinished(result=result))
+            return result.outcome, result.message, True
+        outcome, message = result
+        return outcome, message, not spec.block
+
+    # -- the built-in steps' handlers (registered by ocpplab_sim.scenario.builtin) -----------
+
+    async def expect_ocpi(self, run: StepRun, step: ExpectOcpi) -> CheckResult:
+        evses = self._evses(step.evse)
+        return await self._verifier.expect_ocpi(run.index, run.label, step, evses, self._profile)
+
+    async def expect_push(self, run: StepRun, step: ExpectPush) -> CheckResult:
+        return await self._verifier.expect_push(run.index, run.label, step, self._evses(step.evse))
+
+    async def authorize(self, run: StepRun, step: Authorize) -> CheckResult:
+        return await self._authorize(run.index, run.label, step, self._evses(step.evse))
+
+    async def block(self, run: StepRun, step: Parallel | Repeat | Each) -> tuple[Outcome, str]:
+        return await self._block(step, run.context, run.path)
+
+    async def act(self, run: StepRun, step: Step) -> tuple[Outcome, str]:
+        return await self._act(step)
+
+    @property
+    def operations(self) -> Operations:
+        return self._ops
 
     async def _block(
         self, step: Parallel | Repeat | Each, context: _Context, path: str

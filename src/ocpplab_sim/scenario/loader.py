@@ -40,12 +40,8 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from ocpplab_sim.errors import ScenarioError, ScenarioIssue
-from ocpplab_sim.scenario.actions import CSMS_OPERATIONS
 from ocpplab_sim.scenario.mapping import MappingError, ocpi_status_for
 from ocpplab_sim.scenario.model import (
-    ACTIONS,
-    BLOCKS,
-    SHORTHAND_FIELD,
     STEP_KEYS,
     Action,
     Each,
@@ -54,6 +50,7 @@ from ocpplab_sim.scenario.model import (
     Wait,
 )
 from ocpplab_sim.scenario.preflight import lifecycle_problems, selector_problems
+from ocpplab_sim.scenario.registry import spec_for, step_models, step_specs
 from ocpplab_sim.scenario.variables import (
     RUNTIME_NAMES,
     TextBudget,
@@ -131,7 +128,6 @@ def _too_big(unit: str) -> str:
 
 
 _STEP_LISTS = ("setup", "steps", "teardown")
-_NEEDS_GATEWAY = (*(cls.key for cls in CSMS_OPERATIONS), "expect_report")
 
 
 def parse_scenario(
@@ -247,14 +243,15 @@ def _parse_steps(raw: Any, where: PathKey, issues: _Issues, *, allow_empty: bool
 
 
 def _parse_step(raw: Any, where: PathKey, issues: _Issues) -> Action | None:
-    allowed = ", ".join(ACTIONS)
+    models = step_models()
+    allowed = ", ".join(models)
     if not isinstance(raw, dict) or not raw:
         issues.add(where, f"a step is a mapping with one action: {allowed}")
         return None
-    actions = [key for key in raw if key in ACTIONS]
-    others = [key for key in raw if key not in ACTIONS and key not in STEP_KEYS]
+    actions = [key for key in raw if key in models]
+    others = [key for key in raw if key not in models and key not in STEP_KEYS]
     for key in others:
-        close = difflib.get_close_matches(str(key), [*ACTIONS, *STEP_KEYS], n=1)
+        close = difflib.get_close_matches(str(key), [*models, *STEP_KEYS], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         issues.add((*where, key, KEY), f"unknown action {key!r}{hint}; allowed: {allowed}")
     if len(actions) != 1:
@@ -262,16 +259,18 @@ def _parse_step(raw: Any, where: PathKey, issues: _Issues) -> Action | None:
             issues.add(where, f"a step has exactly one action, found {len(actions)}: {allowed}")
         return None
     (action,) = actions
-    model = ACTIONS[action]
+    spec = spec_for(action)
+    assert spec is not None
+    model = spec.model
     params = raw[action]
     written_as_mapping = isinstance(params, dict)
     if params is None:
         params = {}
     elif not written_as_mapping:
-        params = {SHORTHAND_FIELD.get(action, "_"): params}
+        params = {spec.shorthand or "_": params}
     params = {**params, **{key: raw[key] for key in STEP_KEYS if key in raw}}
     children_ok = True
-    if model in BLOCKS and "steps" in params:
+    if spec.block and "steps" in params:
         steps_at = (*where, action, "steps") if written_as_mapping else (*where, action)
         before = issues.count
         children = _parse_steps(params["steps"], steps_at, issues, allow_empty=False)
@@ -310,10 +309,11 @@ def _check_consistency(scenario: Scenario, data: dict[str, Any], issues: _Issues
     if scenario.topology is not None and "ocpi" in data:
         issues.add(("ocpi", KEY), "ocpi needs a gateway: an inline topology has no OCPI peer")
     profile = scenario.gateway.mapping_profile if scenario.gateway else None
+    needs_gateway = [spec.name for spec in step_specs() if spec.needs_gateway]
     for where, step in _walk_steps(data):
         if not isinstance(step, dict):
             continue
-        for key in _NEEDS_GATEWAY:
+        for key in needs_gateway:
             if key in step and scenario.gateway is None:
                 issues.add(
                     (*where, key, KEY),

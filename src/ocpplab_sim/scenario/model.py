@@ -8,40 +8,16 @@ Blocks (``parallel``, ``repeat``, ``each``) hold steps of their own. The loader
 (:mod:`ocpplab_sim.scenario.loader`) turns YAML into these objects and points every error at its
 file, line and field.
 
-New actions slot in by subclassing :class:`Action` (or :class:`Expectation`), adding the class to
-``_ACTION_TYPES`` and a handler to the engine.
+The steps themselves are declared in :mod:`ocpplab_sim.scenario.registry` (a model, its short
+form, its handler and its documentation): a new step is one ``register_step`` call.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PlainValidator, PrivateAttr, SerializeAsAny, model_validator
 
-from ocpplab_sim.scenario.actions import (
-    CHARGER_ACTIONS,
-    CSMS_OPERATIONS,
-    CancelReservation,
-    ChangeAvailability,
-    ClearFault,
-    CsmsCall,
-    EvRequestsEnergy,
-    EvStopsEnergy,
-    ExpectCsms,
-    ExpectReport,
-    InjectFault,
-    NetworkLoss,
-    PowerUpdate,
-    Reboot,
-    Reconnect,
-    RemoteStart,
-    RemoteStop,
-    Reserve,
-    Reset,
-    SendRaw,
-    SetConfiguration,
-    Unlock,
-)
 from ocpplab_sim.scenario.base import STEP_KEYS, Action, Expectation
 from ocpplab_sim.scenario.mapping import OCPP_STATUSES
 from ocpplab_sim.scenario.types import (
@@ -57,9 +33,6 @@ from ocpplab_sim.scenario.types import (
 )
 
 __all__ = [
-    "ACTIONS",
-    "BLOCKS",
-    "SHORTHAND_FIELD",
     "STEP_KEYS",
     "Action",
     "Authorize",
@@ -98,6 +71,19 @@ __all__ = [
     "Wait",
     "parse_duration",
 ]
+
+
+def _a_step(value: Any) -> Action:
+    if not isinstance(value, Action):
+        raise ValueError("a step is built by the loader (an Action of a registered step)")
+    return value
+
+
+#: Any step of the language (the registry says which): in code, an :class:`Action`.
+Step = Action
+#: A step as a field of a model: a built step, kept as it is (with its position).
+StepItem = Annotated[Action, PlainValidator(_a_step), SerializeAsAny()]
+StepList = Annotated[tuple[StepItem, ...], Field(min_length=1)]
 
 
 class PartySpec(Strict):
@@ -329,7 +315,7 @@ class Parallel(Action):
     """Run the ``steps`` at the same time; the block ends when all have."""
 
     key: ClassVar[str] = "parallel"
-    steps: Annotated[tuple[Step, ...], Field(min_length=1)]
+    steps: StepList
 
 
 class Repeat(Action):
@@ -337,7 +323,7 @@ class Repeat(Action):
 
     key: ClassVar[str] = "repeat"
     times: Annotated[int, Field(ge=1, le=10_000)]
-    steps: Annotated[tuple[Step, ...], Field(min_length=1)]
+    steps: StepList
 
 
 class Each(Action):
@@ -347,93 +333,18 @@ class Each(Action):
     key: ClassVar[str] = "each"
     evse: EvseSelection | None = None
     charger: ChargerSelection | None = None
-    steps: Annotated[tuple[Step, ...], Field(min_length=1)]
+    steps: StepList
 
     @property
     def binding(self) -> Literal["evse", "charger"]:
         return "evse" if self.evse is not None else "charger"
 
 
-Step = (
-    Connect
-    | Disconnect
-    | PlugIn
-    | Unplug
-    | Authorize
-    | StartCharging
-    | StopCharging
-    | Wait
-    | ExpectOcpi
-    | ExpectPush
-    | NetworkLoss
-    | Reconnect
-    | Reboot
-    | SetConfiguration
-    | SendRaw
-    | InjectFault
-    | ClearFault
-    | EvRequestsEnergy
-    | EvStopsEnergy
-    | PowerUpdate
-    | CsmsCall
-    | RemoteStart
-    | RemoteStop
-    | ChangeAvailability
-    | Reset
-    | Unlock
-    | Reserve
-    | CancelReservation
-    | ExpectCsms
-    | ExpectReport
-    | Parallel
-    | Repeat
-    | Each
-)
-
-_ACTION_TYPES: tuple[type[Action], ...] = (
-    *(Connect, Disconnect, PlugIn, Unplug, Authorize),
-    *(StartCharging, StopCharging, Wait, ExpectOcpi, ExpectPush),
-    *CHARGER_ACTIONS,
-    *CSMS_OPERATIONS,
-    *(ExpectCsms, ExpectReport),
-    *(Parallel, Repeat, Each),
-)
-ACTIONS: dict[str, type[Action]] = {cls.key: cls for cls in _ACTION_TYPES}
-BLOCKS: tuple[type[Action], ...] = (Parallel, Repeat, Each)
-
-# The short forms: `wait: 2s` means `wait: {duration: 2s}`, `plug_in: 0` means `plug_in: {evse: 0}`,
-# `parallel: [...]` means `parallel: {steps: [...]}`.
-SHORTHAND_FIELD: dict[str, str] = {
-    "connect": "chargers",
-    "disconnect": "chargers",
-    "plug_in": "evse",
-    "unplug": "evse",
-    "authorize": "evse",
-    "start_charging": "evse",
-    "stop_charging": "evse",
-    "wait": "duration",
-    "parallel": "steps",
-    "network_loss": "chargers",
-    "reconnect": "chargers",
-    "reboot": "chargers",
-    "clear_fault": "evse",
-    "inject_fault": "evse",
-    "ev_requests_energy": "evse",
-    "ev_stops_energy": "evse",
-    "remote_start": "evse",
-    "remote_stop": "evse",
-    "reset": "chargers",
-    "unlock": "evse",
-    "reserve": "evse",
-    "cancel_reservation": "evse",
-}
-
-
 class Phase(Strict):
     """A named group of steps; reports show where each phase begins and ends."""
 
     name: Annotated[str, Field(min_length=1)]
-    steps: Annotated[tuple[Step, ...], Field(min_length=1)]
+    steps: StepList
 
 
 class Scenario(Strict):
@@ -452,10 +363,10 @@ class Scenario(Strict):
     ocpi: OcpiSpec = OcpiSpec()
     settings: Settings = Settings()
     load: LoadSpec | None = None
-    setup: tuple[Step, ...] = ()
-    steps: tuple[Step, ...] = ()
+    setup: tuple[StepItem, ...] = ()
+    steps: tuple[StepItem, ...] = ()
     phases: tuple[Phase, ...] = ()
-    teardown: tuple[Step, ...] = ()
+    teardown: tuple[StepItem, ...] = ()
 
     _source: str = PrivateAttr(default="<scenario>")
 
@@ -498,12 +409,3 @@ class Scenario(Strict):
             walk(f"phases[{number}].steps", phase.steps)
         walk("teardown", self.teardown)
         return out
-
-
-def _rebuild() -> None:
-    namespace: dict[str, Any] = {"Step": Step}
-    for model in (Parallel, Repeat, Each, Phase, Scenario):
-        model.model_rebuild(_types_namespace=namespace)
-
-
-_rebuild()

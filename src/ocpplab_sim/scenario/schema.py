@@ -15,19 +15,16 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ocpplab_sim.scenario.model import (
-    ACTIONS,
-    BLOCKS,
-    SHORTHAND_FIELD,
     CsmsSpec,
     Each,
     GatewaySpec,
     InlineTopology,
     LoadSpec,
     OcpiSpec,
-    Parallel,
     Repeat,
     Settings,
 )
+from ocpplab_sim.scenario.registry import first_paragraph, step_specs
 from ocpplab_sim.scenario.types import _POSITIVE_DURATION_SCHEMA, _SELECTOR_SCHEMA
 
 __all__ = ["SCHEMA_ID", "scenario_schema"]
@@ -37,13 +34,10 @@ _REF = "#/$defs/{model}"
 _STEPS = {"$ref": "#/$defs/StepList"}
 
 
-def _doc(cls: type) -> str:
-    return (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-
-
 def scenario_schema() -> dict[str, Any]:
     """The schema (JSON Schema draft 2020-12) as a dict."""
-    actions = [cls for cls in ACTIONS.values() if cls not in BLOCKS]
+    specs = step_specs()
+    actions = [spec.model for spec in specs if not spec.block]
     header: list[type[BaseModel]] = [
         GatewaySpec,
         InlineTopology,
@@ -64,16 +58,17 @@ def scenario_schema() -> dict[str, Any]:
     # said without anyOf/oneOf, whose errors editors report by their first alternative: `not`
     # (no action at all) and, per action, `dependentSchemas` (no second action beside it).
     actions_by_key: dict[str, Any] = {}
-    for cls in ACTIONS.values():
-        params = _block_params(cls) if cls in BLOCKS else keyed[(cls, "validation")]
+    for spec in specs:
+        cls = spec.model
+        params = _block_params(cls) if spec.block else keyed[(cls, "validation")]
         forms = [params]
-        if cls.key in SHORTHAND_FIELD:
-            field = SHORTHAND_FIELD[cls.key]
-            short = _STEPS if cls is Parallel else _field_schema(defs, cls.__name__, field)
+        if spec.shorthand is not None:
+            field = spec.shorthand
+            short = _STEPS if spec.block else _field_schema(defs, cls.__name__, field)
             forms.append(short)
         if not any(f.get("required") for f in (params, defs.get(cls.__name__, {}))):
             forms.append({"type": "null"})
-        described = {"title": cls.key, "description": _doc(cls)}
+        described = {"title": spec.name, "description": spec.doc}
         actions_by_key[cls.key] = (
             {**described, "anyOf": forms}
             if len(forms) > 1
@@ -135,7 +130,7 @@ def scenario_schema() -> dict[str, Any]:
             "csms": ref["CsmsSpec"],
             "ocpi": ref["OcpiSpec"],
             "settings": ref["Settings"],
-            "load": {**ref["LoadSpec"], "description": _doc(LoadSpec)},
+            "load": {**ref["LoadSpec"], "description": first_paragraph(LoadSpec)},
             "setup": {**_STEPS, "description": "steps run first; a failure skips the rest"},
             "steps": _STEPS,
             "phases": {
@@ -177,7 +172,7 @@ def _block_params(cls: type) -> dict[str, Any]:
         extra, required = {}, ["steps"]
     return {
         "type": "object",
-        "description": _doc(cls),
+        "description": first_paragraph(cls),
         "properties": {**extra, **common},
         "required": required,
         "additionalProperties": False,

@@ -60,7 +60,7 @@ def bind_step(step: Step, bindings: Mapping[str, str]) -> Step:
     bound = _bind_value(step, bindings)
     assert isinstance(bound, Action)
     bound.at_line(step.line, step.column)
-    return bound  # type: ignore[return-value]
+    return bound
 
 
 def _bind_value(value: Any, bindings: Mapping[str, str]) -> Any:
