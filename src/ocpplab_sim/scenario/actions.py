@@ -24,8 +24,6 @@ from ocpplab_sim.scenario.types import (
 )
 
 __all__ = [
-    "CHARGER_ACTIONS",
-    "CSMS_OPERATIONS",
     "CancelReservation",
     "ChangeAvailability",
     "ClearFault",
@@ -286,27 +284,3 @@ class ExpectReport(Expectation):
                 "energy_tolerance_wh"
             )
         return self
-
-
-CHARGER_ACTIONS: tuple[type[Action], ...] = (
-    NetworkLoss,
-    Reconnect,
-    Reboot,
-    SetConfiguration,
-    SendRaw,
-    InjectFault,
-    ClearFault,
-    EvRequestsEnergy,
-    EvStopsEnergy,
-    PowerUpdate,
-)
-CSMS_OPERATIONS: tuple[type[Action], ...] = (
-    CsmsCall,
-    RemoteStart,
-    RemoteStop,
-    ChangeAvailability,
-    Reset,
-    Unlock,
-    Reserve,
-    CancelReservation,
-)

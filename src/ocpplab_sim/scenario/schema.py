@@ -27,7 +27,7 @@ from ocpplab_sim.scenario.model import (
 from ocpplab_sim.scenario.registry import first_paragraph, step_specs
 from ocpplab_sim.scenario.types import _POSITIVE_DURATION_SCHEMA, _SELECTOR_SCHEMA
 
-__all__ = ["SCHEMA_ID", "scenario_schema"]
+__all__ = ["SCHEMA_ID", "scenario_schema", "steps_reference"]
 
 SCHEMA_ID = "https://ocpplab.dev/schemas/ocpplab-sim-scenario.json"
 _REF = "#/$defs/{model}"
@@ -177,3 +177,28 @@ def _block_params(cls: type) -> dict[str, Any]:
         "required": required,
         "additionalProperties": False,
     }
+
+
+def steps_reference() -> str:
+    """The table of every registered step (``docs/steps.md``): its action name, short form,
+    fields and first documentation paragraph."""
+    lines = [
+        "# Scenario steps",
+        "",
+        "Generated from the step registry (`ocpplab_sim.scenario.registry`); regenerate with",
+        "`OCPPLAB_UPDATE_SCHEMAS=1 pytest tests/scenario/test_shipped_schema.py`. Every step also",
+        "takes `name` (its label in reports) and `timeout`.",
+        "",
+        "| step | short form | fields | what it does |",
+        "| --- | --- | --- | --- |",
+    ]
+    for spec in step_specs():
+        fields = [
+            f"`{info.alias or name}`" + ("" if info.is_required() else "?")
+            for name, info in spec.model.model_fields.items()
+            if name not in ("name", "timeout")
+        ]
+        short = f"`{spec.name}: {spec.shorthand.upper()}`" if spec.shorthand else ""
+        doc = " ".join(spec.doc.split()).replace("``", "`").replace("|", "\\|")
+        lines.append(f"| `{spec.name}` | {short} | {', '.join(fields)} | {doc} |")
+    return "\n".join(lines) + "\n"
