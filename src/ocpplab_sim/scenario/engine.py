@@ -32,21 +32,14 @@ from ocpplab_sim.scenario.events import (
 from ocpplab_sim.scenario.expectations import Verifier
 from ocpplab_sim.scenario.model import (
     Authorize,
-    Connect,
-    Disconnect,
     Each,
     ExpectOcpi,
     ExpectPush,
     Parallel,
-    PlugIn,
     Repeat,
     Scenario,
     Settings,
-    StartCharging,
     Step,
-    StopCharging,
-    Unplug,
-    Wait,
 )
 from ocpplab_sim.scenario.observe import FrameObserver
 from ocpplab_sim.scenario.operations import Operations, gather_all
@@ -377,9 +370,6 @@ class Engine:
     async def block(self, run: StepRun, step: Parallel | Repeat | Each) -> tuple[Outcome, str]:
         return await self._block(step, run.context, run.path)
 
-    async def act(self, run: StepRun, step: Step) -> tuple[Outcome, str]:
-        return await self._act(step)
-
     @property
     def operations(self) -> Operations:
         return self._ops
@@ -453,38 +443,20 @@ class Engine:
     def _evses(self, selector: Selector) -> tuple[Evse, ...]:
         return select_evses(selector, self._topology, seed=self._seed)
 
-    async def _act(self, step: Step) -> tuple[Outcome, str]:
-        if isinstance(step, Wait):
-            await self._sleep(step.duration)
-            return Outcome.PASSED, ""
-        if isinstance(step, Connect | Disconnect):
-            chargers = select_chargers(step.chargers, self._topology, seed=self._seed)
-            names = [c.identity for c in chargers]
-            if isinstance(step, Disconnect):
-                self._closed.update(names)
-                await gather_all([self._chargers[name].stop() for name in names], names)
-                return Outcome.PASSED, f"{len(names)} charger(s)"
-            opened = await gather_all([self._connect(name) for name in names], names)
-            already = len(names) - sum(opened)
-            note = f" ({already} already connected)" if already else ""
-            return Outcome.PASSED, f"{len(names)} charger(s){note}"
-        if not isinstance(step, PlugIn | Unplug | StartCharging | StopCharging):
-            raise ChargePointError(f"the engine cannot run {step.key!r} yet")
-        evses = self._evses(step.evse)
-        token = self._settings.id_token
-        calls = []
-        for evse in evses:
-            port = self._chargers[evse.charger]
-            if isinstance(step, PlugIn):
-                calls.append(port.plug_in(evse.number, **step.ev))
-            elif isinstance(step, Unplug):
-                calls.append(port.unplug(evse.number))
-            elif isinstance(step, StartCharging):
-                calls.append(port.start_charging(evse.number, step.id_token or token))
-            else:
-                calls.append(port.stop_charging(evse.number, step.reason))
-        await gather_all(calls, [evse.uid for evse in evses])
-        return Outcome.PASSED, f"{len(evses)} EVSE(s)"
+    async def connect(self, chargers: Selector) -> tuple[Outcome, str]:
+        """The ``connect`` step: open each selected charger once."""
+        names = [c.identity for c in select_chargers(chargers, self._topology, seed=self._seed)]
+        opened = await gather_all([self._connect(name) for name in names], names)
+        already = len(names) - sum(opened)
+        note = f" ({already} already connected)" if already else ""
+        return Outcome.PASSED, f"{len(names)} charger(s){note}"
+
+    async def disconnect(self, chargers: Selector) -> tuple[Outcome, str]:
+        """The ``disconnect`` step: close each selected charger for good."""
+        names = [c.identity for c in select_chargers(chargers, self._topology, seed=self._seed)]
+        self._closed.update(names)
+        await gather_all([self._chargers[name].stop() for name in names], names)
+        return Outcome.PASSED, f"{len(names)} charger(s)"
 
     async def _authorize(
         self, index: int, label: str, step: Authorize, evses: Sequence[Evse]

@@ -12,21 +12,11 @@ from typing import Any
 from ocpplab_sim.errors import ChargePointError, ConnectivityError, OcpiError
 from ocpplab_sim.scenario.actions import (
     CancelReservation,
-    ClearFault,
     CsmsCall,
-    EvRequestsEnergy,
-    EvStopsEnergy,
     ExpectCsms,
     ExpectReport,
-    InjectFault,
-    NetworkLoss,
-    PowerUpdate,
-    Reboot,
-    Reconnect,
     RemoteStart,
     Reserve,
-    SendRaw,
-    SetConfiguration,
 )
 from ocpplab_sim.scenario.base import Action
 from ocpplab_sim.scenario.csms import Ids, NeutralOperation, OperationError, wire_request
@@ -44,20 +34,7 @@ from ocpplab_sim.scenario.selectors import select_chargers, select_evses
 from ocpplab_sim.scenario.types import Selector
 from ocpplab_sim.topology import Charger, Evse, Topology
 
-__all__ = ["ChargerAction", "Operations", "gather_all"]
-
-ChargerAction = (
-    NetworkLoss
-    | Reconnect
-    | Reboot
-    | SetConfiguration
-    | SendRaw
-    | InjectFault
-    | ClearFault
-    | EvRequestsEnergy
-    | EvStopsEnergy
-    | PowerUpdate
-)
+__all__ = ["Operations", "gather_all", "short_json"]
 
 
 @dataclass(frozen=True)
@@ -98,54 +75,6 @@ class Operations:
         self._numbers = 0
         self._reservations: dict[str, int] = {}  # evse uid → the reservation made there
         self._consumed: set[int] = set()  # central-system CALLs an expect_csms matched
-
-    # -- charge-point actions ----------------------------------------------------------------
-
-    async def act(self, step: ChargerAction) -> tuple[Outcome, str]:
-        if isinstance(step, NetworkLoss | Reconnect | Reboot | SetConfiguration | SendRaw):
-            chargers = select_chargers(step.chargers, self._topology, seed=self._seed)
-            answers = await gather_all(
-                [self._charger_call(step, self._chargers[c.identity]) for c in chargers],
-                [c.identity for c in chargers],
-            )
-            shown = [f"{c.identity}: {a}" for c, a in zip(chargers, answers, strict=True) if a]
-            return Outcome.PASSED, "; ".join(shown) or f"{len(chargers)} charger(s)"
-        evses = select_evses(step.evse, self._topology, seed=self._seed)
-        calls = [self._evse_call(step, self._chargers[e.charger], e.number) for e in evses]
-        await gather_all(calls, [e.uid for e in evses])
-        return Outcome.PASSED, f"{len(evses)} EVSE(s)"
-
-    async def _charger_call(self, step: ChargerAction, port: ChargerPort) -> str:
-        if isinstance(step, NetworkLoss):
-            await port.disconnect()
-            return ""
-        if isinstance(step, Reconnect):
-            await port.reconnect()
-            return ""
-        if isinstance(step, Reboot):
-            await port.reboot(step.reason)
-            return ""
-        if isinstance(step, SetConfiguration):
-            value = step.value
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            if not await port.set_configuration(step.setting, text):
-                raise ChargePointError(
-                    f"setting {step.setting}={text} refused (unknown, read-only or invalid)"
-                )
-            return ""
-        assert isinstance(step, SendRaw)
-        answer = await port.send_raw(step.action, dict(step.payload))
-        return f"{step.action} answered {_short(answer)}"
-
-    async def _evse_call(self, step: ChargerAction, port: ChargerPort, number: int) -> None:
-        if isinstance(step, InjectFault):
-            await port.set_fault(number, True, step.error_code)
-        elif isinstance(step, ClearFault):
-            await port.set_fault(number, False)
-        elif isinstance(step, EvRequestsEnergy | EvStopsEnergy):
-            await port.set_ev_demand(number, isinstance(step, EvRequestsEnergy))
-        elif isinstance(step, PowerUpdate):
-            await port.set_power_limit(number, step.limit_w)
 
     # -- central-system operations -----------------------------------------------------------
 
@@ -258,7 +187,7 @@ class Operations:
             lines = ["the central system sent (times relative to the check's start):"]
             for target in missing:
                 sent = [
-                    f"{c.at - started:+.2f}s {c.action} {_short(c.payload)}"
+                    f"{c.at - started:+.2f}s {c.action} {short_json(c.payload)}"
                     for c in self._observer.csms_calls()
                     if c.identity == target.charger.identity
                 ][-6:]
@@ -266,9 +195,9 @@ class Operations:
             explanation = "\n".join(lines)
         else:
             self._consumed.update(call.seq for call in matched.values())
-        fields = f" with {_short(step.payload)}" if step.payload else ""
+        fields = f" with {short_json(step.payload)}" if step.payload else ""
         if step.respond is not None:
-            fields += f", answered {_short(_armed_text(step))}"
+            fields += f", answered {short_json(_armed_text(step))}"
         return CheckResult(
             name=label,
             step_index=index,
@@ -278,7 +207,7 @@ class Operations:
                 "not sent to " + ", ".join(t.name for t in missing)
                 if missing
                 else f"{step.action} sent to {len(targets)} target(s)"
-                + (f", answered {_short(_armed_text(step))}" if step.respond else "")
+                + (f", answered {short_json(_armed_text(step))}" if step.respond else "")
             ),
             expected=step.action + fields,
             observed=observed,
@@ -431,13 +360,13 @@ def _answered(armed: ArmedAnswerPort | None) -> str:
     if armed is None:
         return ""
     answered = armed.answered
-    return f", answered {_short(answered)}" if answered is not None else ", not answered by us"
+    return f", answered {short_json(answered)}" if answered is not None else ", not answered by us"
 
 
 def _answer_text(answer: CommandAnswer) -> str:
     if answer.outcome == "answered":
         status = (answer.response or {}).get("status")
-        return str(status) if status is not None else _short(answer.response or {})
+        return str(status) if status is not None else short_json(answer.response or {})
     if answer.outcome == "callerror" and answer.error:
         return f"CALLERROR {answer.error.get('code')}: {answer.error.get('description')}"
     if answer.outcome == "refused" and answer.error:
@@ -445,7 +374,8 @@ def _answer_text(answer: CommandAnswer) -> str:
     return answer.outcome
 
 
-def _short(value: Any, limit: int = 120) -> str:
+def short_json(value: Any, limit: int = 120) -> str:
+    """``value`` as compact JSON, cut at ``limit`` characters."""
     text = json.dumps(value, separators=(", ", ": "), default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
