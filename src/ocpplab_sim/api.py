@@ -44,7 +44,7 @@ from ocpplab_sim.gateway_client import (
     held_lease,
 )
 from ocpplab_sim.reports import RunRecord, TraceWriter
-from ocpplab_sim.scenario.events import CheckResult, Event, Outcome
+from ocpplab_sim.scenario.execution.events import CheckResult, Event, Outcome
 from ocpplab_sim.vocabulary import OcppVersion
 
 __all__ = [
@@ -796,7 +796,7 @@ async def run_scenario_file(
     teardown.
     """
     from ocpplab_sim.runner import RunOptions, run_scenario
-    from ocpplab_sim.scenario.loader import load_scenario
+    from ocpplab_sim.scenario.language.loader import load_scenario
 
     scenario = load_scenario(Path(path))
     if gateway_url is None:

@@ -47,7 +47,7 @@ COMPLETION_SHELLS = ("bash", "zsh", "fish")
 
 def _positive_duration(text: str) -> float:
     """A duration flag: the scenario grammar (``500ms``, ``10s``, ``2m``, ``1h``, seconds), > 0."""
-    from ocpplab_sim.scenario.types import parse_duration
+    from ocpplab_sim.scenario.language.types import parse_duration
 
     try:
         seconds = parse_duration(text)
@@ -367,7 +367,7 @@ def _silence_stdout() -> None:
 
 
 def _validate(files: Sequence[Path]) -> int:
-    from ocpplab_sim.scenario.loader import load_scenario
+    from ocpplab_sim.scenario.language.loader import load_scenario
 
     worst = 0
     for path in files:
@@ -388,7 +388,7 @@ def _schema(which: str) -> int:
 
         schema = report_schema()
     else:
-        from ocpplab_sim.scenario.schema import scenario_schema
+        from ocpplab_sim.scenario.language.schema import scenario_schema
 
         schema = scenario_schema()
     print(json.dumps(schema, indent=2, ensure_ascii=False))
@@ -416,8 +416,8 @@ def _run(args: argparse.Namespace) -> int:
         to_junit_xml,
     )
     from ocpplab_sim.runner import RunControl, RunOptions, run_scenario
-    from ocpplab_sim.scenario.events import Event
-    from ocpplab_sim.scenario.loader import load_scenario
+    from ocpplab_sim.scenario.execution.events import Event
+    from ocpplab_sim.scenario.language.loader import load_scenario
 
     _configure_logging(verbose=args.verbose)
     scenario = load_scenario(args.scenario)

@@ -31,8 +31,8 @@ from ocpplab_sim.runner_adapters import (
     inline_topology,
     neutral_topology,
 )
-from ocpplab_sim.scenario.engine import Engine
-from ocpplab_sim.scenario.events import (
+from ocpplab_sim.scenario.execution.engine import Engine
+from ocpplab_sim.scenario.execution.events import (
     Event,
     EventSink,
     Outcome,
@@ -42,8 +42,8 @@ from ocpplab_sim.scenario.events import (
     RunStarted,
     TopologyKnown,
 )
-from ocpplab_sim.scenario.model import Scenario
-from ocpplab_sim.scenario.ports import ChargerPort, FrameLike
+from ocpplab_sim.scenario.execution.ports import ChargerPort, FrameLike
+from ocpplab_sim.scenario.language.model import Scenario
 from ocpplab_sim.topology import Topology
 
 __all__ = [

@@ -12,14 +12,14 @@ from ocpplab_sim.errors import ConnectivityError, GatewayApiError, InputError
 from ocpplab_sim.gateway_client import GatewayClient
 from ocpplab_sim.gateway_client import Topology as GatewayTopology
 from ocpplab_sim.ocpi_client import OcpiClient
-from ocpplab_sim.scenario.model import InlineTopology
-from ocpplab_sim.scenario.ports import (
+from ocpplab_sim.scenario.execution.ports import (
     CommandAnswer,
     EvseView,
     PushView,
     ReportView,
     TransactionView,
 )
+from ocpplab_sim.scenario.language.model import InlineTopology
 from ocpplab_sim.topology import Charger, Evse, Topology
 
 __all__ = ["GatewayPorts", "OcpiViews", "PushViews", "inline_topology", "neutral_topology"]

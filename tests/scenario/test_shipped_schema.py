@@ -1,7 +1,9 @@
 """The scenario schema shipped in `schemas/` is the one `ocpplab-sim schema scenario` prints, and
 every shipped scenario points a YAML language server at it on its first line.
 
-`OCPPLAB_UPDATE_SCHEMAS=1 pytest tests/scenario/test_shipped_schema.py` rewrites the file."""
+The step table in `docs/steps.md` is generated from the step registry too.
+
+`OCPPLAB_UPDATE_SCHEMAS=1 pytest tests/scenario/test_shipped_schema.py` rewrites both files."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ import pytest
 import yaml
 
 from ocpplab_sim.scenario.loader import load_scenario
-from ocpplab_sim.scenario.schema import scenario_schema
+from ocpplab_sim.scenario.schema import scenario_schema, steps_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "schemas" / "scenario.schema.json"
+STEPS_DOC = ROOT / "docs" / "steps.md"
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 MODELINE = "# yaml-language-server: $schema="
 
@@ -39,6 +42,19 @@ def test_the_shipped_schema_is_the_generated_one() -> None:
             "(the scenario models changed): regenerate it with "
             "`OCPPLAB_UPDATE_SCHEMAS=1 pytest tests/scenario/test_shipped_schema.py` "
             "(or `ocpplab-sim schema scenario > schemas/scenario.schema.json`) and commit it",
+            pytrace=False,
+        )
+
+
+def test_the_step_table_is_the_generated_one() -> None:
+    fresh = steps_reference()
+    if os.environ.get("OCPPLAB_UPDATE_SCHEMAS", "") not in ("", "0"):
+        STEPS_DOC.write_text(fresh, encoding="utf-8")
+    committed = STEPS_DOC.read_text(encoding="utf-8") if STEPS_DOC.is_file() else ""
+    if committed != fresh:
+        pytest.fail(
+            f"{STEPS_DOC.relative_to(ROOT)} differs from the step registry: regenerate it with "
+            "`OCPPLAB_UPDATE_SCHEMAS=1 pytest tests/scenario/test_shipped_schema.py` and commit it",
             pytrace=False,
         )
 

@@ -423,7 +423,7 @@ _DEFAULTS: dict[str, Any] = {
 
 def _from_scenario(args: argparse.Namespace) -> tuple[ChargerSpec, ...]:
     """Fill what the flags left open from the scenario file; its inline chargers, if any."""
-    from ocpplab_sim.scenario.loader import load_scenario
+    from ocpplab_sim.scenario.language.loader import load_scenario
 
     scenario = load_scenario(args.scenario)  # ScenarioError (exit 2) names file, line, field
     spec = scenario.load

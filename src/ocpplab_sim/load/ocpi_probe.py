@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ocpplab_sim.errors import OcpplabError
 from ocpplab_sim.load.metrics import LoadMetrics
 from ocpplab_sim.ocpi_client import OcpiClient
-from ocpplab_sim.scenario.mapping import MappingError, ocpi_status_for
+from ocpplab_sim.scenario.language.mapping import MappingError, ocpi_status_for
 
 __all__ = ["EvseRef", "OcpiProbe", "StatusSent"]
 

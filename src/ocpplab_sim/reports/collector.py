@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ocpplab_sim.scenario.events import (
+from ocpplab_sim.scenario.execution.events import (
     CheckFinished,
     CheckResult,
     Event,

@@ -7,7 +7,7 @@ from typing import TextIO
 
 from ocpplab_sim.reports.collector import RunRecord
 from ocpplab_sim.reports.json_report import latency_summary
-from ocpplab_sim.scenario.events import (
+from ocpplab_sim.scenario.execution.events import (
     CheckFinished,
     Event,
     Outcome,

@@ -13,7 +13,7 @@ from html import escape
 
 from ocpplab_sim.reports.collector import RunRecord
 from ocpplab_sim.reports.json_report import latency_summary
-from ocpplab_sim.scenario.events import Outcome
+from ocpplab_sim.scenario.execution.events import Outcome
 
 __all__ = ["to_html"]
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ocpplab_sim.reports.collector import RunRecord
-from ocpplab_sim.scenario.events import Outcome
+from ocpplab_sim.scenario.execution.events import Outcome
 
 __all__ = ["JSON_REPORT_VERSION", "JsonReport", "latency_summary", "report_schema", "to_json"]
 

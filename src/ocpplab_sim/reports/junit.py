@@ -12,7 +12,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ocpplab_sim.reports.collector import RunRecord
-from ocpplab_sim.scenario.events import Outcome
+from ocpplab_sim.scenario.execution.events import Outcome
 
 __all__ = ["to_junit_xml"]
 

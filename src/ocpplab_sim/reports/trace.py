@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Self
 
 from ocpplab_sim.errors import InputError
-from ocpplab_sim.scenario.ports import FrameLike
+from ocpplab_sim.scenario.execution.ports import FrameLike
 
 __all__ = ["TraceWriter"]
 
