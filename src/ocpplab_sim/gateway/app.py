@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 
-import httpx
+import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -55,7 +55,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.db_url)
         registry = ConnectionRegistry()
-        http = httpx.AsyncClient(timeout=settings.peer_timeout, follow_redirects=True)
+        # Pushes are bounded by push_concurrency; a few more connections for discovery.
+        http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=settings.peer_timeout),
+            connector=aiohttp.TCPConnector(limit=settings.push_concurrency + 8),
+            trust_env=True,
+        )
         try:
             await db.migrate()
             writer = Writer(db)
@@ -129,7 +134,7 @@ def create_app(
                 await pusher.aclose()
                 await writer.aclose()  # commits what the closes queued
         finally:
-            await http.aclose()
+            await http.close()
             await db.dispose()
 
     app = FastAPI(

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
+import aiohttp
 from starlette.requests import HTTPConnection
 
 from .connections import ConnectionRegistry
@@ -31,7 +31,7 @@ class GatewayContext:
     stations: StationStore
     registry: ConnectionRegistry
     provisioner: Provisioner
-    http: httpx.AsyncClient
+    http: aiohttp.ClientSession
     pusher: Pusher
 
     def base_url(self, conn: HTTPConnection) -> str:

@@ -2,9 +2,10 @@
 
 mod_locations §8.2.2 (Receiver interface, PATCH): a CPO pushes changes of its objects to the eMSP;
 2.2.1 requires ``last_updated`` in every PATCH. :class:`Pusher` receives committed
-:class:`~.station_store.EvseChange` snapshots (in commit order) and keeps one FIFO queue and one
-worker task per EVSE, so pushes of one EVSE leave strictly in the order the changes happened —
-never an older status after a newer one. Different EVSEs push concurrently.
+:class:`~.station_store.EvseChange` snapshots (in commit order) and keeps one FIFO queue per EVSE,
+worked by a bounded pool of ``push_concurrency`` workers that never push one EVSE twice at once,
+so pushes of one EVSE leave strictly in the order the changes happened — never an older status
+after a newer one. Different EVSEs push concurrently.
 
 A failed attempt (transport error, HTTP non-2xx, OCPI ``status_code`` not 1xxx) is retried after
 ``push_backoff`` seconds, doubling each time, up to ``push_attempts`` tries; a newer change of the
@@ -17,7 +18,6 @@ Nothing is sent for a CPO without a registered eMSP whose Locations receiver was
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -48,12 +48,20 @@ class _Target:
 
 
 class Pusher:
-    """Per-EVSE ordered pushes. :meth:`notify` is the :class:`StationStore` change hook."""
+    """Per-EVSE ordered pushes through a bounded pool of workers. :meth:`notify` is the
+    :class:`StationStore` change hook.
+
+    At most ``push_concurrency`` PATCHes are in flight (the HTTP client's pool is sized to
+    match). An EVSE with queued changes waits in one ready line; a worker takes one change of
+    it, and the EVSE goes back to the end of the line while it has more, so one busy EVSE never
+    holds the others up and no two workers ever push the same EVSE. A failed attempt waits for
+    its retry on a timer, not in a worker: a dead eMSP ties up no capacity.
+    """
 
     def __init__(
         self,
         db: Database,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         settings: GatewaySettings,
         clock: Callable[[], datetime],
         writer: Writer | None = None,
@@ -64,8 +72,16 @@ class Pusher:
         self._settings = settings
         self._clock = clock
         self._queues: dict[int, deque[EvseChange]] = {}
-        self._wake: dict[int, asyncio.Event] = {}
-        self._workers: dict[int, asyncio.Task[None]] = {}
+        # Every EVSE with a queue is in exactly one place: waiting in _ready, taken by a worker
+        # (_busy) or waiting for a retry (_retries).
+        self._ready: deque[int] = deque()
+        self._busy: set[int] = set()
+        self._retries: dict[int, _Retry] = {}
+        self._attempts: dict[int, int] = {}  # the next attempt's number, when not 1
+        self._wake = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._closed = False
         # Push targets by (CPO, location pk): immutable except through the credentials module
         # or a deletion, which call forget(); a generation per CPO keeps a lookup that raced
@@ -77,8 +93,8 @@ class Pusher:
 
     @property
     def depth(self) -> int:
-        """Status changes waiting to be pushed."""
-        return sum(len(queue) for queue in self._queues.values())
+        """Status changes waiting to be pushed (retries included)."""
+        return sum(len(queue) for queue in self._queues.values()) + len(self._retries)
 
     def forget(self, cpo_id: int) -> None:
         """The CPO's credentials changed or it was deleted: look its push targets up again."""
@@ -87,51 +103,104 @@ class Pusher:
             del self._targets[key]
 
     def notify(self, changes: list[EvseChange]) -> None:
-        """Queue committed changes; starts the EVSE's worker when it is idle."""
+        """Queue committed changes (in commit order)."""
         if self._closed:
             return
         for change in changes:
             pk = change.evse_pk
-            self._queues.setdefault(pk, deque()).append(change)
-            self._wake.setdefault(pk, asyncio.Event()).set()
-            if pk not in self._workers:
-                self._workers[pk] = asyncio.get_running_loop().create_task(
-                    self._work(pk), name=f"ocpi-push-evse-{pk}"
-                )
+            queue = self._queues.get(pk)
+            if queue is None:
+                queue = self._queues[pk] = deque()
+            queue.append(change)
+            retry = self._retries.pop(pk, None)
+            if retry is not None:
+                # A newer status supersedes the retries of an older one: send it now.
+                if retry.timer is not None:
+                    retry.timer.cancel()
+                self._ready.append(pk)
+            elif len(queue) == 1 and pk not in self._busy:
+                self._ready.append(pk)
+        if self._ready:
+            self._idle.clear()
+            self._wake.set()
+            self._start_workers()
+
+    def _start_workers(self) -> None:
+        wanted = min(self._settings.push_concurrency, len(self._ready) + len(self._busy))
+        loop = asyncio.get_running_loop()
+        while len(self._workers) < wanted:
+            name = f"ocpi-push-{len(self._workers)}"
+            self._workers.append(loop.create_task(self._work(), name=name))
 
     async def idle(self) -> None:
         """Wait until every queued push is done (tests and orderly shutdown)."""
-        while self._workers:
-            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+        await self._idle.wait()
 
     async def aclose(self) -> None:
         """Stop: pending pushes are dropped (they are not durable)."""
         self._closed = True
-        workers = list(self._workers.values())
-        for task in workers:
+        for retry in self._retries.values():
+            if retry.timer is not None:
+                retry.timer.cancel()
+        for task in self._workers:
             task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
         self._queues.clear()
+        self._ready.clear()
+        self._retries.clear()
+        self._busy.clear()
+        self._attempts.clear()
+        self._idle.set()
 
-    async def _work(self, pk: int) -> None:
-        queue = self._queues[pk]
-        try:
-            while queue:
-                change = queue.popleft()
-                self._wake[pk].clear()
-                try:
-                    await self._push(change, queue)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # a push must never kill the worker of an EVSE
-                    logger.exception("OCPI push of EVSE %s failed unexpectedly", change.evse_uid)
-        finally:
-            # No await between the emptiness check and the removal: notify() either saw this
-            # worker (and queued before the check) or starts a new one.
-            self._workers.pop(pk, None)
-            self._queues.pop(pk, None)
-            self._wake.pop(pk, None)
+    async def _work(self) -> None:
+        while True:
+            while not self._ready:
+                self._wake.clear()
+                await self._wake.wait()
+            pk = self._ready.popleft()
+            change = self._queues[pk].popleft()
+            attempt = self._attempts.pop(pk, 1)
+            self._busy.add(pk)
+            retry = False
+            try:
+                retry = await self._push(change, attempt)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a push must never kill a worker
+                logger.exception("OCPI push of EVSE %s failed unexpectedly", change.evse_uid)
+            finally:
+                self._busy.discard(pk)
+            self._after(pk, _Retry(change, attempt + 1) if retry else None)
+
+    def _after(self, pk: int, retry: _Retry | None) -> None:
+        """One push of ``pk`` is done: line it up again, wait for its retry, or let it go."""
+        queue = self._queues.get(pk)
+        if queue is None:
+            return  # closed meanwhile
+        if queue:
+            self._ready.append(pk)  # newer changes supersede a retry
+            self._wake.set()
+        elif retry is not None:
+            delay = self._settings.push_backoff * 2 ** (retry.attempt - 2)
+            retry.timer = asyncio.get_running_loop().call_later(delay, self._retry_due, pk)
+            self._retries[pk] = retry
+        else:
+            del self._queues[pk]
+        if not self._ready and not self._busy and not self._retries:
+            self._idle.set()
+
+    def _retry_due(self, pk: int) -> None:
+        retry = self._retries.pop(pk, None)
+        if retry is None or self._closed:
+            return
+        # The queue is empty (a newer change would have superseded the retry): the change goes
+        # back at its head, with the number of its next attempt.
+        self._queues[pk].appendleft(retry.change)
+        self._attempts[pk] = retry.attempt
+        self._ready.append(pk)
+        self._idle.clear()
+        self._wake.set()
 
     async def _target(self, change: EvseChange) -> _Target | None:
         key = (change.cpo_id, change.location_pk)
@@ -190,41 +259,42 @@ class Pusher:
         await self._writer.reserve()
         self._writer.enqueue(op).add_done_callback(_retrieve)
 
-    async def _push(self, change: EvseChange, queue: deque[EvseChange]) -> None:
+    async def _push(self, change: EvseChange, attempt: int) -> bool:
+        """One attempt; True when it failed and has tries left."""
         target = await self._evse_target(change)
         if target is None:
-            return
-        attempts = self._settings.push_attempts
-        for attempt in range(1, attempts + 1):
-            result = await patch_status(
-                self._http, target.url, target.header, change.ocpi_status, change.last_updated
+            return False
+        result = await patch_status(
+            self._http, target.url, target.header, change.ocpi_status, change.last_updated
+        )
+        await self._record(
+            OcpiPush(
+                cpo_id=change.cpo_id,
+                location_id=target.location_id,
+                evse_uid=change.evse_uid,
+                url=target.url,
+                ocpi_status=change.ocpi_status,
+                last_updated=change.last_updated,
+                attempt=attempt,
+                ok=result.ok,
+                http_status=result.http_status,
+                ocpi_status_code=result.ocpi_status_code,
+                detail=result.detail,
+                at=self._clock(),
             )
-            await self._record(
-                OcpiPush(
-                    cpo_id=change.cpo_id,
-                    location_id=target.location_id,
-                    evse_uid=change.evse_uid,
-                    url=target.url,
-                    ocpi_status=change.ocpi_status,
-                    last_updated=change.last_updated,
-                    attempt=attempt,
-                    ok=result.ok,
-                    http_status=result.http_status,
-                    ocpi_status_code=result.ocpi_status_code,
-                    detail=result.detail,
-                    at=self._clock(),
-                )
-            )
-            if result.ok and self.on_pushed is not None:
-                self.on_pushed(change.last_updated)
-            if result.ok or attempt == attempts or queue:
-                return
-            delay = self._settings.push_backoff * 2 ** (attempt - 1)
-            wake = self._wake[change.evse_pk]
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), delay)
-            if queue:
-                return  # superseded by a newer status of this EVSE
+        )
+        if result.ok and self.on_pushed is not None:
+            self.on_pushed(change.last_updated)
+        return not result.ok and attempt < self._settings.push_attempts
+
+
+@dataclass
+class _Retry:
+    """The next attempt of a failed push, and the timer that lines it up."""
+
+    change: EvseChange
+    attempt: int
+    timer: asyncio.TimerHandle | None = None
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

@@ -49,6 +49,9 @@ class GatewaySettings(BaseModel):
     push_backoff: float = Field(
         0.5, gt=0, description="seconds before the 2nd push attempt; doubles each retry"
     )
+    push_concurrency: int = Field(
+        32, ge=1, le=1000, description="OCPI status pushes in flight at once (all EVSEs)"
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="larger HTTP bodies get 413")
     handshake_timeout: float = Field(
         10.0,
