@@ -23,19 +23,22 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from .db import Cpo, Database, Location, OcpiCredentials, OcpiPush
 from .ocpi_peer import authorization, patch_status
 from .settings import GatewaySettings
 from .station_store import EvseChange
-from .writer import Writer
+from .writer import Writer, append_row
 
 __all__ = ["Pusher"]
+
+_PUSHES: Table = OcpiPush.__table__  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -245,16 +248,16 @@ class Pusher:
         header = authorization(creds.peer_token_b, creds.ocpi_version or "2.2.1")
         return _Target(url, header, location_id)
 
-    async def _record(self, row: OcpiPush) -> None:
-        """One attempt's row: through the writer (committed with its next batch, not awaited)
-        when there is one, else in a transaction of its own."""
+    async def _record(self, row: dict[str, Any]) -> None:
+        """One attempt's ``ocpi_pushes`` row: through the writer (committed with its next batch,
+        not awaited) when there is one, else in a transaction of its own."""
 
         def op(session: Session) -> None:
-            session.add(row)
+            append_row(session, _PUSHES, row)
 
         if self._writer is None:
             async with self._db.write() as session:
-                session.add(row)
+                session.add(OcpiPush(**row))
             return
         await self._writer.reserve()
         self._writer.enqueue(op).add_done_callback(_retrieve)
@@ -268,20 +271,20 @@ class Pusher:
             self._http, target.url, target.header, change.ocpi_status, change.last_updated
         )
         await self._record(
-            OcpiPush(
-                cpo_id=change.cpo_id,
-                location_id=target.location_id,
-                evse_uid=change.evse_uid,
-                url=target.url,
-                ocpi_status=change.ocpi_status,
-                last_updated=change.last_updated,
-                attempt=attempt,
-                ok=result.ok,
-                http_status=result.http_status,
-                ocpi_status_code=result.ocpi_status_code,
-                detail=result.detail,
-                at=self._clock(),
-            )
+            {
+                "cpo_id": change.cpo_id,
+                "location_id": target.location_id,
+                "evse_uid": change.evse_uid,
+                "url": target.url,
+                "ocpi_status": change.ocpi_status,
+                "last_updated": change.last_updated,
+                "attempt": attempt,
+                "ok": result.ok,
+                "http_status": result.http_status,
+                "ocpi_status_code": result.ocpi_status_code,
+                "detail": result.detail,
+                "at": self._clock(),
+            }
         )
         if result.ok and self.on_pushed is not None:
             self.on_pushed(change.last_updated)

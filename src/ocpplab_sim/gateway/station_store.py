@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,16 @@ from .db import (
     Transaction,
 )
 from .mapping import PROFILES, MappingProfile
-from .writer import Flusher, Operation, Writer, WriterClosed
+from .writer import (
+    Flusher,
+    Operation,
+    Writer,
+    WriterClosed,
+    append_row,
+    flush_appends,
+    update_row,
+    update_where,
+)
 
 __all__ = [
     "EvseChange",
@@ -49,6 +58,19 @@ Clock = Callable[[], datetime]
 T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
+
+
+# The hot path writes through Core (see :mod:`.writer`), not the ORM's unit of work.
+_CHARGERS: Table = Charger.__table__  # type: ignore[assignment]
+_EVSES: Table = Evse.__table__  # type: ignore[assignment]
+_LOCATIONS: Table = Location.__table__  # type: ignore[assignment]
+_HISTORY: Table = EvseStatusHistory.__table__  # type: ignore[assignment]
+_CONNECTION_EVENTS: Table = ConnectionEvent.__table__  # type: ignore[assignment]
+_CHARGER_HEARTBEAT = _CHARGERS.update().where(_CHARGERS.c.pk == bindparam("where_"))
+
+
+def _connection_event(station: Station, kind: str, at: datetime) -> dict[str, Any]:
+    return {"cpo_id": station.cpo_id, "station_id": station.identity, "event": kind, "at": at}
 
 
 @dataclass(frozen=True)
@@ -203,9 +225,9 @@ class _Counters(Flusher):
                 else:
                     row.count += n
         if heartbeats:
-            session.execute(
-                update(Charger),
-                [{"pk": pk, "last_heartbeat_at": at} for pk, at in heartbeats.items()],
+            session.connection().execute(
+                _CHARGER_HEARTBEAT,
+                [{"where_": pk, "last_heartbeat_at": at} for pk, at in heartbeats.items()],
             )
 
 
@@ -375,6 +397,7 @@ class StationStore:
                 live = await self._load(session, charger_pk)
                 writes = self._offline(live, PROFILES[cpo.mapping_profile], now)
                 await session.run_sync(_write_offline, charger_pk, writes, now)
+                await session.run_sync(flush_appends)
                 changes += [w.change for w in writes if w.change is not None]
         if changes and self._on_change is not None:
             self._on_change(changes)
@@ -415,15 +438,11 @@ class StationStore:
         live.online = True
         now = self._clock()
         pk = station.charger_pk
-        event = ConnectionEvent(
-            cpo_id=station.cpo_id, station_id=station.identity, event="connected", at=now
-        )
+        event = _connection_event(station, "connected", now)
 
         def op(session: Session) -> None:
-            session.execute(
-                update(Charger).where(Charger.pk == pk).values(online=True, connected_at=now)
-            )
-            session.add(event)
+            update_row(session, _CHARGERS, pk, {"online": True, "connected_at": now})
+            append_row(session, _CONNECTION_EVENTS, event)
 
         await self.writer.reserve()
         self._queue(live, op)
@@ -440,16 +459,14 @@ class StationStore:
                 live.sockets -= 1
                 self._maybe_forget(live)
             raise
-        event = ConnectionEvent(
-            cpo_id=station.cpo_id, station_id=station.identity, event="disconnected", at=now
-        )
+        event = _connection_event(station, "disconnected", now)
         pk = station.charger_pk
         writes: list[_StatusWrite] = []
         if still_current and live is not None:
             writes = self._offline(live, station.profile, now)
 
         def op(session: Session) -> None:
-            session.add(event)
+            append_row(session, _CONNECTION_EVENTS, event)
             if still_current:
                 _write_offline(session, pk, writes, now)
 
@@ -491,11 +508,8 @@ class StationStore:
         pk, now = station.charger_pk, self._clock()
 
         def op(session: Session) -> None:
-            session.execute(
-                update(Charger)
-                .where(Charger.pk == pk)
-                .values(last_boot_at=now, firmware_version=firmware_version)
-            )
+            values = {"last_boot_at": now, "firmware_version": firmware_version}
+            update_row(session, _CHARGERS, pk, values)
 
         await self.writer.reserve()
         await self._queue(self._live.get(pk), op)
@@ -527,7 +541,7 @@ class StationStore:
         pk = station.charger_pk
 
         def op(session: Session) -> None:
-            session.execute(update(Charger).where(Charger.pk == pk).values(online=True))
+            update_row(session, _CHARGERS, pk, {"online": True})
 
         await self.writer.reserve()
         live = self._live.get(pk)
@@ -567,12 +581,12 @@ class StationStore:
                 values: dict[str, Any] = {"online": True}
                 if number == 0:
                     values["station_status"] = ocpp_status
-                session.execute(update(Charger).where(Charger.pk == pk).values(**values))
+                update_row(session, _CHARGERS, pk, values)
             if write is not None:
                 values = {"ocpp_status": ocpp_status, "ocpp_status_at": now, "online": True}
                 if write.change is not None:
                     values.update(ocpi_status=write.ocpi_status, last_updated=now)
-                session.execute(update(Evse).where(Evse.pk == write.evse_pk).values(**values))
+                update_row(session, _EVSES, write.evse_pk, values)
                 _write_statuses(session, [write], now, evse_row=False)
 
         await self._queue(live, op, [] if change is None else [change])
@@ -742,25 +756,22 @@ def _write_statuses(
     """History rows for every recomputed EVSE; ``ocpi_status``/``last_updated`` (and the
     location's ``last_updated``) for those whose OCPI status changed."""
     for write in writes:
-        session.add(
-            EvseStatusHistory(
-                cpo_id=write.cpo_id,
-                evse_pk=write.evse_pk,
-                at=now,
-                ocpp_status=write.ocpp_status,
-                ocpi_status=write.ocpi_status,
-            )
+        append_row(
+            session,
+            _HISTORY,
+            {
+                "cpo_id": write.cpo_id,
+                "evse_pk": write.evse_pk,
+                "at": now,
+                "ocpp_status": write.ocpp_status,
+                "ocpi_status": write.ocpi_status,
+            },
         )
         if write.change is not None:
             if evse_row:
-                session.execute(
-                    update(Evse)
-                    .where(Evse.pk == write.evse_pk)
-                    .values(ocpi_status=write.ocpi_status, last_updated=now)
-                )
-            session.execute(
-                update(Location).where(Location.pk == write.location_pk).values(last_updated=now)
-            )
+                values = {"ocpi_status": write.ocpi_status, "last_updated": now}
+                update_row(session, _EVSES, write.evse_pk, values)
+            update_row(session, _LOCATIONS, write.location_pk, {"last_updated": now})
 
 
 def _write_offline(
@@ -769,8 +780,8 @@ def _write_offline(
     writes: list[_StatusWrite],
     now: datetime,
 ) -> None:
-    session.execute(update(Charger).where(Charger.pk == charger_pk).values(online=False))
-    session.execute(update(Evse).where(Evse.charger_pk == charger_pk).values(online=False))
+    update_row(session, _CHARGERS, charger_pk, {"online": False})
+    update_where(session, _EVSES, "charger_pk", charger_pk, {"online": False})
     _write_statuses(session, writes, now)
 
 

@@ -16,6 +16,10 @@ for room (one waiter woken per freed slot, in arrival order), so a slow database
 instead of growing memory. Enqueueing itself never awaits, so a caller can change in-memory
 state and enqueue the matching operation atomically (queue order = state order).
 
+Hot-path operations write with :func:`update_row` / :func:`update_where` (Core statements
+compiled once, no ORM unit of work) and :func:`append_row` (rows of append-only tables, inserted
+with one ``executemany`` per table at the end of the batch, inside its transaction).
+
 If an operation raises, the batch is rolled back and its operations are re-run one transaction
 each, so one bad operation fails alone. ``flushers`` (pending counters) run at the start of every
 batch, and at least every ``flush_interval`` seconds while they report work.
@@ -31,18 +35,64 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, Update, bindparam, create_engine, event, insert
 from sqlalchemy.orm import Session
 
 from .db import Database, _sqlite_pragmas
 
-__all__ = ["Flusher", "Operation", "Writer", "WriterClosed"]
+__all__ = [
+    "Flusher",
+    "Operation",
+    "Writer",
+    "WriterClosed",
+    "append_row",
+    "flush_appends",
+    "update_row",
+    "update_where",
+]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 Operation = Callable[[Session], T]
+
+
+_APPENDS = "ocpplab_appends"
+_UPDATES: dict[tuple[Table, str], Update] = {}
+
+
+def append_row(session: Session, table: Table, values: dict[str, Any]) -> None:
+    """Insert ``values`` into the append-only ``table`` with the rest of the batch (nothing in
+    the batch may read the row back before its end)."""
+    session.info.setdefault(_APPENDS, {}).setdefault(table, []).append(values)
+
+
+def flush_appends(session: Session) -> None:
+    """Insert the rows :func:`append_row` collected: one ``executemany`` per table."""
+    appends: dict[Table, list[dict[str, Any]]] = session.info.pop(_APPENDS, {})
+    if not appends:
+        return
+    connection = session.connection()
+    for table, rows in appends.items():
+        connection.execute(insert(table), rows)
+
+
+def update_where(
+    session: Session, table: Table, key: str, value: Any, values: dict[str, Any]
+) -> None:
+    """``UPDATE table SET values WHERE key = value``, with a statement built once per table and
+    key (Core derives the SET clause from the parameters)."""
+    shape = (table, key)
+    stmt = _UPDATES.get(shape)
+    if stmt is None:
+        stmt = _UPDATES[shape] = table.update().where(table.c[key] == bindparam("where_"))
+    session.connection().execute(stmt, {"where_": value, **values})
+
+
+def update_row(session: Session, table: Table, pk: Any, values: dict[str, Any]) -> None:
+    """``UPDATE table SET values WHERE pk = pk``."""
+    update_where(session, table, "pk", pk, values)
 
 
 class Flusher:
@@ -302,6 +352,7 @@ class Writer:
                 # keep the identity map small in big batches
                 session.flush()
                 session.expunge_all()
+        flush_appends(session)
 
 
 @dataclass
