@@ -1,7 +1,7 @@
-"""Moved to :mod:`ocpplab_sim.scenario.execution.builtin`; this import path keeps working."""
+"""Moved to :mod:`ocpplab_sim.scenario.language.steps`; this import path keeps working."""
 
 import sys
 
-from ocpplab_sim.scenario.execution import builtin as _moved
+from ocpplab_sim.scenario.language import steps as _moved
 
 sys.modules[__name__] = _moved

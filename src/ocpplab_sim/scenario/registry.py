@@ -1,7 +1,7 @@
-"""Moved to :mod:`ocpplab_sim.scenario.language.registry`; this import path keeps working."""
+"""Moved to :mod:`ocpplab_sim.scenario.language.base`; this import path keeps working."""
 
 import sys
 
-from ocpplab_sim.scenario.language import registry as _moved
+from ocpplab_sim.scenario.language import base as _moved
 
 sys.modules[__name__] = _moved

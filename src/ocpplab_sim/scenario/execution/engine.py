@@ -17,6 +17,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ocpplab_sim.errors import ChargePointError, ConnectivityError, ScenarioError, ScenarioIssue
 from ocpplab_sim.scenario.execution.events import (
@@ -31,7 +32,7 @@ from ocpplab_sim.scenario.execution.events import (
 )
 from ocpplab_sim.scenario.execution.expectations import Verifier
 from ocpplab_sim.scenario.execution.observe import FrameObserver
-from ocpplab_sim.scenario.execution.operations import Operations, gather_all
+from ocpplab_sim.scenario.execution.operations import Operations, gather_all, short_json
 from ocpplab_sim.scenario.execution.ports import (
     ChargerPort,
     CommandPort,
@@ -42,21 +43,12 @@ from ocpplab_sim.scenario.execution.ports import (
     ReportSource,
     StatusSource,
 )
-from ocpplab_sim.scenario.language.model import (
-    Authorize,
-    Each,
-    ExpectOcpi,
-    ExpectPush,
-    Parallel,
-    Repeat,
-    Scenario,
-    Settings,
-    Step,
-)
+from ocpplab_sim.scenario.language.base import Block, bind_step, spec_for, step_label
+from ocpplab_sim.scenario.language.model import Scenario, Settings, Step
 from ocpplab_sim.scenario.language.preflight import lifecycle_problems, selector_problems
-from ocpplab_sim.scenario.language.registry import spec_for
 from ocpplab_sim.scenario.language.selectors import SelectionError, select_chargers, select_evses
-from ocpplab_sim.scenario.language.steps import bind_step, step_label
+from ocpplab_sim.scenario.language.steps.cycle import Authorize
+from ocpplab_sim.scenario.language.steps.expect import ExpectOcpi, ExpectPush
 from ocpplab_sim.scenario.language.types import Selector
 from ocpplab_sim.topology import Charger, Evse, Topology
 
@@ -74,6 +66,10 @@ __all__ = [
 ]
 
 _WORST = (Outcome.ERROR, Outcome.FAILED, Outcome.SKIPPED, Outcome.PASSED)
+
+#: What a handler does at one selected EVSE (``port``, its number) or charger (``port``).
+EvseCall = Callable[[ChargerPort, int], Awaitable[Any]]
+ChargerCall = Callable[[ChargerPort], Awaitable[str]]
 
 
 @dataclass
@@ -108,8 +104,9 @@ class _Where:
 
 @dataclass(frozen=True)
 class StepRun:
-    """What a step's handler (see :mod:`ocpplab_sim.scenario.registry`) gets besides the step:
-    where the step is, and the engine's charge points, topology, settings and clock."""
+    """What a step's handler (see :mod:`ocpplab_sim.scenario.language.base`) gets besides the
+    step: where the step is, the engine's charge points, topology, settings and clock, and the
+    helpers that act on every selected EVSE or charger at once."""
 
     engine: Engine
     index: int
@@ -142,6 +139,32 @@ class StepRun:
     def select_chargers(self, selector: Selector) -> tuple[Charger, ...]:
         """The chargers ``selector`` picks."""
         return tuple(select_chargers(selector, self.topology, seed=self.engine._seed))
+
+    async def on_evses(self, selector: Selector, call: EvseCall) -> tuple[Outcome, str]:
+        """``call(port, number)`` for every selected EVSE at once."""
+        evses = self.evses(selector)
+        chargers = self.chargers
+        await gather_all(
+            [call(chargers[e.charger], e.number) for e in evses], [e.uid for e in evses]
+        )
+        return Outcome.PASSED, f"{len(evses)} EVSE(s)"
+
+    async def on_chargers(self, selector: Selector, call: ChargerCall) -> tuple[Outcome, str]:
+        """``call(port)`` for every selected charger at once; what it returns is shown."""
+        names = [c.identity for c in self.select_chargers(selector)]
+        answers = await gather_all([call(self.chargers[name]) for name in names], names)
+        shown = [f"{name}: {answer}" for name, answer in zip(names, answers, strict=True) if answer]
+        return Outcome.PASSED, "; ".join(shown) or f"{len(names)} charger(s)"
+
+    @staticmethod
+    def passed(message: str = "") -> tuple[Outcome, str]:
+        """A handler's answer when the step did what it says."""
+        return Outcome.PASSED, message
+
+    @staticmethod
+    def short_json(value: Any) -> str:
+        """``value`` as compact JSON, cut short, for a step's message."""
+        return short_json(value)
 
 
 class Engine:
@@ -355,7 +378,7 @@ class Engine:
         outcome, message = result
         return outcome, message, not spec.block
 
-    # -- the built-in steps' handlers (registered by ocpplab_sim.scenario.builtin) -----------
+    # -- what the built-in steps' handlers (ocpplab_sim.scenario.language.steps) call ----------
 
     async def expect_ocpi(self, run: StepRun, step: ExpectOcpi) -> CheckResult:
         evses = self._evses(step.evse)
@@ -367,19 +390,11 @@ class Engine:
     async def authorize(self, run: StepRun, step: Authorize) -> CheckResult:
         return await self._authorize(run.index, run.label, step, self._evses(step.evse))
 
-    async def block(self, run: StepRun, step: Parallel | Repeat | Each) -> tuple[Outcome, str]:
-        return await self._block(step, run.context, run.path)
-
-    @property
-    def operations(self) -> Operations:
-        return self._ops
-
-    async def _block(
-        self, step: Parallel | Repeat | Each, context: _Context, path: str
-    ) -> tuple[Outcome, str]:
-        inner = f"{path}.{step.key}"
+    async def block(self, run: StepRun, step: Block) -> tuple[Outcome, str]:
+        """Run a block's children: together (``concurrent``), or in order, round by round."""
+        context, inner = run.context, f"{run.path}.{step.key}"
         outcomes: list[Outcome] = []
-        if isinstance(step, Parallel):
+        if step.concurrent:
             runs = [
                 self._run_one(child, context, f"{inner}[{i}]") for i, child in enumerate(step.steps)
             ]
@@ -389,7 +404,7 @@ class Engine:
                     raise result
                 outcomes.append(result)
         else:
-            for bindings, suffix in self._iterations(step):
+            for bindings, suffix in list(step.rounds(self._topology, seed=self._seed)):
                 if self._stop and not context.teardown:
                     break
                 child_context = _Context(
@@ -404,15 +419,9 @@ class Engine:
         summary = ", ".join(f"{n} {o.value}" for o, n in counts.items())
         return _worst(outcomes), f"{len(outcomes)} step(s): {summary}"
 
-    def _iterations(self, step: Repeat | Each) -> list[tuple[dict[str, str], str]]:
-        if isinstance(step, Repeat):
-            count = step.times
-            return [({"iteration": str(i)}, f" [{i}/{count}]") for i in range(1, count + 1)]
-        if step.evse is not None:
-            return [({"evse": e.uid}, f" [evse {e.uid}]") for e in self._evses(step.evse)]
-        assert step.charger is not None
-        chargers = select_chargers(step.charger, self._topology, seed=self._seed)
-        return [({"charger": c.identity}, f" [charger {c.identity}]") for c in chargers]
+    @property
+    def operations(self) -> Operations:
+        return self._ops
 
     async def _connect(self, identity: str) -> bool:
         """Connect a charger once: True when this call opened it; a charger already connected

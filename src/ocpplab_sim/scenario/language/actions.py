@@ -1,26 +1,35 @@
 """Charge-point actions beyond the charging cycle, central-system operations and the expectations
-on what the central system sent and what the gateway reported.
-
-Every step here is version-neutral: the same file drives OCPP 1.6J and 2.0.1 chargers. The
-``csms`` step sends any operation through the gateway's command API as written; the convenience
-forms (``remote_start``, ``remote_stop``, ``change_availability``, ``reset``, ``unlock``,
-``reserve``, ``cancel_reservation``) pick the operation and payload by each charger's version.
-"""
+on what the central system sent and what the gateway reported: declared with their handlers in
+:mod:`ocpplab_sim.scenario.language.steps.charger` and
+:mod:`ocpplab_sim.scenario.language.steps.csms`; this import path keeps working."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
-
-from pydantic import Field, model_validator
-
-from ocpplab_sim.scenario.language.base import Action, Expectation
-from ocpplab_sim.scenario.language.types import (
-    ChargerSelection,
-    Duration,
-    EvseSelection,
-    PositiveDuration,
-    Selector,
-    Strict,
+from ocpplab_sim.scenario.language.steps.charger import (
+    ClearFault,
+    EvRequestsEnergy,
+    EvStopsEnergy,
+    InjectFault,
+    NetworkLoss,
+    PowerUpdate,
+    Reboot,
+    Reconnect,
+    SendRaw,
+    SetConfiguration,
+)
+from ocpplab_sim.scenario.language.steps.csms import (
+    CancelReservation,
+    ChangeAvailability,
+    CsmsCall,
+    CsmsOperation,
+    ExpectCsms,
+    ExpectReport,
+    RemoteStart,
+    RemoteStop,
+    Reserve,
+    Reset,
+    Respond,
+    Unlock,
 )
 
 __all__ = [
@@ -47,240 +56,3 @@ __all__ = [
     "SetConfiguration",
     "Unlock",
 ]
-
-_ALL = Selector(kind="all")
-Token = Annotated[str, Field(min_length=1, max_length=20)]
-
-
-class NetworkLoss(Action):
-    """The network of each selected charger goes down: its socket closes (the central system sees
-    it offline), the charger keeps working and queues its transaction messages until
-    ``reconnect``. Unlike ``disconnect`` (a clean, final close), the charger can come back."""
-
-    key: ClassVar[str] = "network_loss"
-    chargers: ChargerSelection = _ALL
-
-
-class Reconnect(Action):
-    """The network comes back: each selected charger reconnects, delivers its queued
-    transaction messages, then reports every status."""
-
-    key: ClassVar[str] = "reconnect"
-    chargers: ChargerSelection = _ALL
-
-
-class Reboot(Action):
-    """Power-cycle each selected charger: running sessions end (PowerLoss), it boots again."""
-
-    key: ClassVar[str] = "reboot"
-    chargers: ChargerSelection = _ALL
-    reason: str = "PowerUp"
-
-
-class SetConfiguration(Action):
-    """Change a setting locally on each selected charger, by 1.6 key or 2.0.1
-    ``Component.Variable``; an unknown, read-only or invalid setting is an error of the step."""
-
-    key: ClassVar[str] = "set_configuration"
-    chargers: ChargerSelection = _ALL
-    setting: Annotated[str, Field(min_length=1)] = Field(alias="key")
-    value: str | int | float | bool
-
-
-class SendRaw(Action):
-    """Send any CALL from each selected charger to the central system (its answer is shown)."""
-
-    key: ClassVar[str] = "send_raw"
-    chargers: ChargerSelection = _ALL
-    action: Annotated[str, Field(min_length=1)]
-    payload: dict[str, Any] = Field(default_factory=dict)
-
-
-class InjectFault(Action):
-    """A fault on each selected EVSE (status Faulted; a running session ends)."""
-
-    key: ClassVar[str] = "inject_fault"
-    evse: EvseSelection
-    error_code: Annotated[str, Field(min_length=1)] = "OtherError"
-
-
-class ClearFault(Action):
-    """Clear the fault of each selected EVSE (it reports its status again)."""
-
-    key: ClassVar[str] = "clear_fault"
-    evse: EvseSelection
-
-
-class EvRequestsEnergy(Action):
-    """The EV at each selected EVSE draws energy again (Charging)."""
-
-    key: ClassVar[str] = "ev_requests_energy"
-    evse: EvseSelection
-
-
-class EvStopsEnergy(Action):
-    """The EV at each selected EVSE stops drawing energy (SuspendedEV)."""
-
-    key: ClassVar[str] = "ev_stops_energy"
-    evse: EvseSelection
-
-
-class PowerUpdate(Action):
-    """Cap the power each selected EVSE offers (``0``: SuspendedEVSE; ``null``: no cap)."""
-
-    key: ClassVar[str] = "power_update"
-    evse: EvseSelection
-    limit_w: Annotated[float, Field(ge=0)] | None
-
-
-class _Targets(Expectation):
-    """A step aimed at chargers (``chargers``) or at EVSEs (``evse``): exactly one of them."""
-
-    chargers: ChargerSelection | None = None
-    evse: EvseSelection | None = None
-
-    @model_validator(mode="after")
-    def _one_target(self) -> _Targets:
-        if (self.chargers is None) == (self.evse is None):
-            raise ValueError(f"{self.key} takes exactly one of chargers or evse")
-        return self
-
-
-class CsmsCall(_Targets):
-    """The central system sends ``action`` with ``payload`` (as on the wire) to each selected
-    charger through the gateway's command API; the answer's ``status`` must be ``expect``
-    (``null``: any answer will do)."""
-
-    key: ClassVar[str] = "csms"
-    action: Annotated[str, Field(min_length=1)]
-    payload: dict[str, Any] = Field(default_factory=dict)
-    expect: str | None = "Accepted"
-    answer_within: PositiveDuration = 10.0
-
-
-class CsmsOperation(Expectation):
-    """Base of the version-neutral central-system operations (``expect``: the answer's status)."""
-
-    expect: str | None = "Accepted"
-    answer_within: PositiveDuration = 10.0
-
-
-class RemoteStart(CsmsOperation):
-    """RemoteStartTransaction (1.6) / RequestStartTransaction (2.0.1) for each selected EVSE."""
-
-    key: ClassVar[str] = "remote_start"
-    evse: EvseSelection
-    id_token: Token | None = None
-
-
-class RemoteStop(CsmsOperation):
-    """RemoteStopTransaction (1.6) / RequestStopTransaction (2.0.1) of the session running on
-    each selected EVSE (its transaction id is taken from the charger's own messages)."""
-
-    key: ClassVar[str] = "remote_stop"
-    evse: EvseSelection
-
-
-class ChangeAvailability(CsmsOperation):
-    """ChangeAvailability to Inoperative (``operative: false``) or Operative, for selected EVSEs
-    or whole chargers. Answer Scheduled when a session runs; write ``expect: Scheduled`` then."""
-
-    key: ClassVar[str] = "change_availability"
-    evse: EvseSelection | None = None
-    chargers: ChargerSelection | None = None
-    operative: bool
-
-    @model_validator(mode="after")
-    def _one_target(self) -> ChangeAvailability:
-        if (self.chargers is None) == (self.evse is None):
-            raise ValueError("change_availability takes exactly one of chargers or evse")
-        return self
-
-
-class Reset(CsmsOperation):
-    """Reset each selected charger: 1.6 Soft/Hard, 2.0.1 OnIdle/Immediate (``hard: true``)."""
-
-    key: ClassVar[str] = "reset"
-    chargers: ChargerSelection = _ALL
-    hard: bool = False
-
-
-class Unlock(CsmsOperation):
-    """UnlockConnector for each selected EVSE."""
-
-    key: ClassVar[str] = "unlock"
-    evse: EvseSelection
-    expect: str | None = "Unlocked"
-
-
-class Reserve(CsmsOperation):
-    """ReserveNow on each selected EVSE for ``id_token`` until ``expires_in`` from now;
-    ``reservation_id`` defaults to a fresh number per EVSE (remembered for cancel_reservation)."""
-
-    key: ClassVar[str] = "reserve"
-    evse: EvseSelection
-    id_token: Token | None = None
-    expires_in: Duration = 900.0
-    reservation_id: Annotated[int, Field(ge=1)] | None = None
-
-
-class CancelReservation(CsmsOperation):
-    """CancelReservation of the reservation made on each selected EVSE (or ``reservation_id``)."""
-
-    key: ClassVar[str] = "cancel_reservation"
-    evse: EvseSelection
-    reservation_id: Annotated[int, Field(ge=1)] | None = None
-
-
-class Respond(Strict):
-    """How the charger answers: ``status`` fills the answer's status field, ``payload`` replaces
-    the whole answer (both: the payload with that status). A refusal (e.g. ``Rejected``) skips
-    what the request would have done on the charger."""
-
-    status: Annotated[str, Field(min_length=1)] | None = None
-    payload: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _something(self) -> Respond:
-        if self.status is None and self.payload is None:
-            raise ValueError("respond takes status, payload or both")
-        return self
-
-
-class ExpectCsms(_Targets):
-    """The central system must send ``action`` to every selected charger (to a selected EVSE's
-    number when ``evse`` is given) within the deadline; ``payload`` fields, if written, must
-    match. A message counts once: what an earlier ``expect_csms`` matched is not matched again.
-
-    With ``respond`` the answer is armed when the step starts (put the step that makes the
-    central system send it next to this one in a ``parallel``): the next CALL of ``action`` each
-    target's charger receives gets it, and only CALLs received after the step started count."""
-
-    key: ClassVar[str] = "expect_csms"
-    action: Annotated[str, Field(min_length=1)]
-    payload: dict[str, Any] = Field(default_factory=dict)
-    within: Duration | None = None
-    respond: Respond | None = None
-
-
-class ExpectReport(Expectation):
-    """Figures of the gateway's report (``GET /ocpi/cpos/{id}/report``) for the selected EVSEs:
-    ``sessions`` transactions counted (``finished_sessions``: of them stopped), and with
-    ``energy_tolerance_wh`` every finished transaction's energy (meter values) equal to its
-    meter stop minus meter start within that tolerance. Polled until they hold or ``within``."""
-
-    key: ClassVar[str] = "expect_report"
-    evse: EvseSelection = _ALL
-    sessions: Annotated[int, Field(ge=0)] | None = None
-    finished_sessions: Annotated[int, Field(ge=0)] | None = None
-    energy_tolerance_wh: Annotated[float, Field(ge=0)] | None = None
-    within: Duration | None = None
-
-    @model_validator(mode="after")
-    def _something(self) -> ExpectReport:
-        if (self.sessions, self.finished_sessions, self.energy_tolerance_wh) == (None,) * 3:
-            raise ValueError(
-                "expect_report checks at least one of sessions, finished_sessions, "
-                "energy_tolerance_wh"
-            )
-        return self

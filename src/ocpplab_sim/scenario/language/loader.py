@@ -40,17 +40,16 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from ocpplab_sim.errors import ScenarioError, ScenarioIssue
+from ocpplab_sim.scenario.language.base import spec_for, step_models, step_specs
 from ocpplab_sim.scenario.language.mapping import MappingError, ocpi_status_for
 from ocpplab_sim.scenario.language.model import (
     STEP_KEYS,
     Action,
-    Each,
     Phase,
     Scenario,
     Wait,
 )
 from ocpplab_sim.scenario.language.preflight import lifecycle_problems, selector_problems
-from ocpplab_sim.scenario.language.registry import spec_for, step_models, step_specs
 from ocpplab_sim.scenario.language.variables import (
     RUNTIME_NAMES,
     TextBudget,
@@ -288,9 +287,6 @@ def _parse_step(raw: Any, where: PathKey, issues: _Issues) -> Action | None:
                 issues.add_invalid((*where, action), _message(error, model))
             else:
                 issues.add_invalid(_loc(error, (*where, action)), _message(error, model))
-        return None
-    if isinstance(step, Each) and (step.evse is None) == (step.charger is None):
-        issues.add((*where, action), "each takes exactly one of evse or charger (and steps)")
         return None
     return step.at_line(*issues.position_of(where)) if children_ok else None
 

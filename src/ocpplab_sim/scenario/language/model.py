@@ -8,24 +8,45 @@ Blocks (``parallel``, ``repeat``, ``each``) hold steps of their own. The loader
 (:mod:`ocpplab_sim.scenario.loader`) turns YAML into these objects and points every error at its
 file, line and field.
 
-The steps themselves are declared in :mod:`ocpplab_sim.scenario.registry` (a model, its short
-form, its handler and its documentation): a new step is one ``register_step`` call.
+The steps themselves are declared by family in :mod:`ocpplab_sim.scenario.language.steps` (each
+one's model, label, short form, handler and documentation, registered in the step registry of
+:mod:`ocpplab_sim.scenario.language.base`): a new step is one ``register_step`` call. The
+built-in ones are importable from here too, as they were.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PlainValidator, PrivateAttr, SerializeAsAny, model_validator
+from pydantic import Field, PrivateAttr
 
-from ocpplab_sim.scenario.language.base import STEP_KEYS, Action, Expectation
-from ocpplab_sim.scenario.language.mapping import OCPP_STATUSES
+from ocpplab_sim.scenario.language.base import (
+    STEP_KEYS,
+    Action,
+    Block,
+    Expectation,
+    StepItem,
+    StepList,
+)
+from ocpplab_sim.scenario.language.steps.blocks import Each, Parallel, Repeat
+from ocpplab_sim.scenario.language.steps.cycle import (
+    Authorize,
+    Connect,
+    Disconnect,
+    PlugIn,
+    StartCharging,
+    StopCharging,
+    Unplug,
+    Wait,
+)
+from ocpplab_sim.scenario.language.steps.expect import ExpectOcpi, ExpectPush
 from ocpplab_sim.scenario.language.types import (
     ChargerSelection,
     ConnectorSpec,
     Duration,
     EvseSelection,
     EvseStatus,
+    IdToken,
     PositiveDuration,
     Selector,
     Strict,
@@ -72,18 +93,8 @@ __all__ = [
     "parse_duration",
 ]
 
-
-def _a_step(value: Any) -> Action:
-    if not isinstance(value, Action):
-        raise ValueError("a step is built by the loader (an Action of a registered step)")
-    return value
-
-
 #: Any step of the language (the registry says which): in code, an :class:`Action`.
 Step = Action
-#: A step as a field of a model: a built step, kept as it is (with its position).
-StepItem = Annotated[Action, PlainValidator(_a_step), SerializeAsAny()]
-StepList = Annotated[tuple[StepItem, ...], Field(min_length=1)]
 
 
 class PartySpec(Strict):
@@ -157,7 +168,7 @@ class Settings(Strict):
 
     within: Duration = 30.0
     poll_interval: PositiveDuration = 0.2
-    id_token: Annotated[str, Field(min_length=1, max_length=20)] = "OCPPLAB0001"
+    id_token: IdToken = "OCPPLAB0001"
     meter_interval: PositiveDuration = 5.0
     heartbeat_timeout: PositiveDuration = 30.0
     stop_on_failure: bool = False
@@ -195,149 +206,6 @@ class LoadSpec(Strict):
     meter_interval: PositiveDuration | None = None
     sessions: LoadSessions = LoadSessions()
     faults: LoadFaults = LoadFaults()
-
-
-class Connect(Action):
-    """Open the websocket of each selected charger, boot and report status. A charger already
-    connected is left as it is, so ``connect: all`` also connects the ones still offline; one
-    that ``disconnect`` closed cannot connect again (checked before the run starts)."""
-
-    key: ClassVar[str] = "connect"
-    chargers: ChargerSelection = Selector(kind="all")
-
-
-class Disconnect(Action):
-    """Close the websocket of each selected charger cleanly, for good: after it the charger
-    neither connects again nor acts (``network_loss`` and ``reconnect`` take one offline and
-    back)."""
-
-    key: ClassVar[str] = "disconnect"
-    chargers: ChargerSelection = Selector(kind="all")
-
-
-class PlugIn(Action):
-    """Plug a cable into each selected EVSE (the EV connects). The EV may be described: its
-    maximum power, battery size and state of charge (a full battery ends its demand)."""
-
-    key: ClassVar[str] = "plug_in"
-    evse: EvseSelection
-    ev_max_power_w: Annotated[float, Field(gt=0)] | None = None
-    battery_wh: Annotated[float, Field(gt=0)] | None = None
-    soc_pct: Annotated[float, Field(ge=0, le=100)] | None = None
-
-    @property
-    def ev(self) -> dict[str, float]:
-        """The EV parameters written, as keyword arguments of the charge point's plug_in."""
-        fields = ("ev_max_power_w", "battery_wh", "soc_pct")
-        return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
-
-
-class Unplug(Action):
-    """Unplug the cable of each selected EVSE (ends a session's physical part)."""
-
-    key: ClassVar[str] = "unplug"
-    evse: EvseSelection
-
-
-class Authorize(Expectation):
-    """Present an id token at each selected EVSE; the answer is a check against ``expect``."""
-
-    key: ClassVar[str] = "authorize"
-    evse: EvseSelection
-    id_token: Annotated[str, Field(min_length=1, max_length=20)] | None = None
-    expect: str = "Accepted"
-
-
-class StartCharging(Action):
-    """Start a session on each selected EVSE (plugging in and authorizing first when needed)."""
-
-    key: ClassVar[str] = "start_charging"
-    evse: EvseSelection
-    id_token: Annotated[str, Field(min_length=1, max_length=20)] | None = None
-
-
-class StopCharging(Action):
-    """Stop the session on each selected EVSE with ``reason``."""
-
-    key: ClassVar[str] = "stop_charging"
-    evse: EvseSelection
-    reason: str = "Local"
-
-
-class Wait(Action):
-    """Do nothing for ``duration``."""
-
-    key: ClassVar[str] = "wait"
-    duration: Duration
-
-
-class ExpectOcpi(Expectation):
-    """The OCPI EVSE status of every selected EVSE must become ``status`` within the deadline.
-
-    ``status_of_ocpp`` writes it in OCPP terms instead (``Preparing``, ``Faulted``, ``offline``,
-    ...): the OCPI status is then the one the scenario's mapping profile publishes for it. With
-    ``stays`` the status must then hold for that long (every poll); without an explicit
-    ``within`` it must hold from the first poll. ``connector`` fields are checked against each
-    EVSE's OCPI connectors (one of them must match every field written).
-    """
-
-    key: ClassVar[str] = "expect_ocpi"
-    evse: EvseSelection
-    status: EvseStatus | None = None
-    status_of_ocpp: Annotated[str, Field(min_length=1, examples=list(OCPP_STATUSES))] | None = None
-    within: Duration | None = None
-    stays: Duration | None = None
-    connector: ConnectorSpec | None = None
-
-    @model_validator(mode="after")
-    def _one_status(self) -> ExpectOcpi:
-        if (self.status is None) == (self.status_of_ocpp is None):
-            raise ValueError("expect_ocpi takes exactly one of status or status_of_ocpp")
-        return self
-
-    @property
-    def wanted(self) -> str:
-        """The OCPI status expected (the OCPP one, marked, until the engine translates it)."""
-        return self.status.value if self.status is not None else f"OCPP {self.status_of_ocpp}"
-
-
-class ExpectPush(Expectation):
-    """The CPO must push (PUT/PATCH to the harness's eMSP receiver) ``status`` for every selected
-    EVSE within the deadline; every push must carry a valid, non-decreasing ``last_updated``."""
-
-    key: ClassVar[str] = "expect_push"
-    evse: EvseSelection
-    status: EvseStatus
-    within: Duration | None = None
-
-
-class Parallel(Action):
-    """Run the ``steps`` at the same time; the block ends when all have."""
-
-    key: ClassVar[str] = "parallel"
-    steps: StepList
-
-
-class Repeat(Action):
-    """Run the ``steps`` ``times`` times in order; ``${iteration}`` is 1, 2, …"""
-
-    key: ClassVar[str] = "repeat"
-    times: Annotated[int, Field(ge=1, le=10_000)]
-    steps: StepList
-
-
-class Each(Action):
-    """Run the ``steps`` once per selected EVSE (binding ``${evse}`` to its uid) or per selected
-    charger (binding ``${charger}`` to its identity), one after the other."""
-
-    key: ClassVar[str] = "each"
-    evse: EvseSelection | None = None
-    charger: ChargerSelection | None = None
-    steps: StepList
-
-    @property
-    def binding(self) -> Literal["evse", "charger"]:
-        return "evse" if self.evse is not None else "charger"
 
 
 class Phase(Strict):
@@ -400,7 +268,7 @@ class Scenario(Strict):
             for index, step in enumerate(steps):
                 where = f"{prefix}[{index}]"
                 out.append((where, step))
-                if isinstance(step, Parallel | Repeat | Each):
+                if isinstance(step, Block):
                     walk(f"{where}.{step.key}.steps", step.steps)
 
         walk("setup", self.setup)

@@ -4,7 +4,8 @@ that can run (:func:`lifecycle_problems`). The loader runs them when the file ca
 topology (an inline one; the lifecycle check also without), the engine against the network it
 was given, so ``validate`` and ``run`` refuse the same files.
 
-What the steps mean for one charger:
+What a step does to, or needs of, each charger it selects is declared with the step (its
+:class:`~ocpplab_sim.scenario.language.base.StepSpec`'s ``lifecycle``); for the built-in steps:
 
 - ``connect`` opens it once. On a charger already connected it does nothing, so ``connect: all``
   twice is harmless and ``connect: 0`` then ``connect: all`` connects the others.
@@ -13,10 +14,14 @@ What the steps mean for one charger:
   back.
 - ``connect`` on a charger offline after ``network_loss`` is an error: ``reconnect`` brings it
   back.
+- The other steps on a charger (``plug_in``, ``reboot``, …) need it not closed; offline or not
+  yet connected will do. A step may need more: a ``connected`` one is refused before
+  ``connect``, while offline and after ``disconnect``.
 
 :func:`lifecycle_problems` walks the steps in the order they run: ``setup``, the phases,
-``teardown``; a ``parallel`` block's steps in written order (the order they start in), up to four
-rounds of a ``repeat`` (enough for every state a charger can cycle through), an ``each`` once per
+``teardown``; a block's steps once per round it runs (its ``rounds``): a ``parallel`` block's in
+written order (the order they start in), up to four rounds of a ``repeat`` (its
+``checked_rounds``: enough for every state a charger can cycle through), an ``each`` once per
 EVSE or charger when the topology is known. With a topology (an inline one, or the network the
 engine was given) every selector resolves. Without one (the loader, before anything is
 provisioned) ``all`` and ``{charger: …}`` resolve by name, any other selector might be any
@@ -26,37 +31,14 @@ charger, and only what is certain is reported. The walk gives up silently after
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Literal
 
-from ocpplab_sim.scenario.language.actions import (
-    ClearFault,
-    EvRequestsEnergy,
-    EvStopsEnergy,
-    InjectFault,
-    NetworkLoss,
-    PowerUpdate,
-    Reboot,
-    Reconnect,
-    SendRaw,
-)
-from ocpplab_sim.scenario.language.model import (
-    Authorize,
-    Connect,
-    Disconnect,
-    Each,
-    Parallel,
-    PlugIn,
-    Repeat,
-    Scenario,
-    StartCharging,
-    Step,
-    StopCharging,
-    Unplug,
-)
+from ocpplab_sim.scenario.language.base import Block, Lifecycle, bind_step, spec_for
+from ocpplab_sim.scenario.language.model import Scenario, Step
 from ocpplab_sim.scenario.language.selectors import SelectionError, select_chargers, select_evses
-from ocpplab_sim.scenario.language.steps import bind_step
 from ocpplab_sim.scenario.language.types import Selector
 from ocpplab_sim.topology import Topology
 
@@ -64,26 +46,11 @@ __all__ = ["MAX_STEP_VISITS", "Problem", "lifecycle_problems", "selector_problem
 
 #: How many steps the walk visits at most (blocks in blocks multiply); then it gives up.
 MAX_STEP_VISITS = 20_000
-_REPEAT_ROUNDS = 4  # a charger has four states: every cycle shows within four rounds
 
 State = Literal["new", "online", "offline", "closed"]
-Kind = Literal["connect", "disconnect", "offline", "online", "use"]
+Kind = Lifecycle
 # Stands for the chargers no selector names, when the topology is not known.
 _OTHERS = "\x00others"
-
-_USE_EVSE = (
-    PlugIn,
-    Unplug,
-    Authorize,
-    StartCharging,
-    StopCharging,
-    InjectFault,
-    ClearFault,
-    EvRequestsEnergy,
-    EvStopsEnergy,
-    PowerUpdate,
-)
-_USE_CHARGER = (Reboot, SendRaw)
 
 
 @dataclass(frozen=True)
@@ -165,53 +132,34 @@ class _Walk:
                 raise _GiveUp
             where = f"{prefix}[{index}]"
             bound = bind_step(step, bindings) if bindings else step
-            inner = f"{where}.{step.key}.steps"
-            if isinstance(bound, Parallel):
-                self.steps(inner, bound.steps, bindings)
-            elif isinstance(bound, Repeat):
-                for round_ in range(1, min(bound.times, _REPEAT_ROUNDS) + 1):
-                    self.steps(inner, bound.steps, {**bindings, "iteration": str(round_)})
-            elif isinstance(bound, Each):
-                for extra in self._each(bound):
-                    self.steps(inner, bound.steps, {**bindings, **extra})
+            if isinstance(bound, Block):
+                self._block(bound, f"{where}.{step.key}.steps", bindings)
             else:
                 self._act(bound, where)
 
-    def _each(self, step: Each) -> Iterator[dict[str, str]]:
-        selector = step.evse if step.evse is not None else step.charger
-        if self._topology is None or selector is None or selector.deferred:
-            yield {}  # the count is not known: one round, its references unresolved
-            return
+    def _block(self, block: Block, inner: str, bindings: Mapping[str, str]) -> None:
+        """The block's children, once per round it runs (at most its ``checked_rounds``); a
+        ``parallel`` block's in written order, the order they start in."""
+        # Rounds that depend on a selector still holding a reference: one round, unbound.
+        values = [getattr(block, name) for name in type(block).model_fields]
+        deferred = any(isinstance(value, Selector) and value.deferred for value in values)
+        topology = None if deferred else self._topology
         try:
-            if step.evse is not None:
-                for evse in select_evses(selector, self._topology, seed=self._seed):
-                    yield {"evse": evse.uid}
-            else:
-                for charger in select_chargers(selector, self._topology, seed=self._seed):
-                    yield {"charger": charger.identity}
+            rounds = list(islice(block.rounds(topology, seed=self._seed), block.checked_rounds))
         except SelectionError:
             return  # reported by the selector check
+        for extra, _ in rounds:
+            self.steps(inner, block.steps, {**bindings, **extra})
 
     # -- one action --------------------------------------------------------------------------
 
     def _act(self, step: Step, where: str) -> None:
-        kind: Kind
-        if isinstance(step, (Connect, Disconnect, NetworkLoss, Reconnect, *_USE_CHARGER)):
-            selector = step.chargers
-        elif isinstance(step, _USE_EVSE):
-            selector = step.evse
-        else:
+        spec = spec_for(step.key)
+        kind = spec.lifecycle if spec is not None else None
+        chargers = getattr(step, "chargers", None)
+        selector = chargers if isinstance(chargers, Selector) else getattr(step, "evse", None)
+        if kind is None or not isinstance(selector, Selector):
             return
-        if isinstance(step, Connect):
-            kind = "connect"
-        elif isinstance(step, Disconnect):
-            kind = "disconnect"
-        elif isinstance(step, NetworkLoss):
-            kind = "offline"
-        elif isinstance(step, Reconnect):
-            kind = "online"
-        else:
-            kind = "use"
         strong, weak = self._targets(selector)
         if not weak:
             return
@@ -306,6 +254,11 @@ class _Walk:
                 f"{who} {was} closed by {at}: disconnect is final, {then} (to take a charger "
                 "offline and back, use network_loss and reconnect)"
             )
+        elif kind == "connected" and any("new" in self._states[n] for n in names):
+            message = (
+                f"{who} {is_} not connected yet: {step.key} needs a connected charger (connect "
+                "it first)"
+            )
         else:
             lines = {self._offline_at.get(n) for n in names}
             known = sorted(line for line in lines if line is not None)
@@ -329,6 +282,8 @@ def _next(state: State, kind: Kind) -> State | None:
         return "offline" if state != "new" else "new"
     if kind == "online":
         return "online" if state != "new" else "new"
+    if kind == "connected":
+        return state if state == "online" else None
     return state
 
 

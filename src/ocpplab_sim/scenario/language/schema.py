@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from ocpplab_sim.scenario.language.base import first_paragraph, step_specs
 from ocpplab_sim.scenario.language.model import (
     CsmsSpec,
     Each,
@@ -24,7 +25,6 @@ from ocpplab_sim.scenario.language.model import (
     Repeat,
     Settings,
 )
-from ocpplab_sim.scenario.language.registry import first_paragraph, step_specs
 from ocpplab_sim.scenario.language.types import _POSITIVE_DURATION_SCHEMA, _SELECTOR_SCHEMA
 
 __all__ = ["SCHEMA_ID", "scenario_schema", "steps_reference"]

@@ -21,6 +21,7 @@ __all__ = [
     "Duration",
     "EvseSelection",
     "EvseStatus",
+    "IdToken",
     "PositiveDuration",
     "Selector",
     "Strict",
@@ -36,6 +37,8 @@ _EXAMPLES = "500ms, 10s, 2m, 1h or a number of seconds"
 #: The longest duration a scenario may write (365 days): anything longer is a typo, and an
 #: unbounded one overflows the event loop's timers.
 MAX_DURATION_S = 365 * 24 * 3600.0
+#: An id token presented at a charger (OCPP 1.6's IdToken: at most 20 characters).
+IdToken = Annotated[str, Field(min_length=1, max_length=20)]
 # A reference such as ${deadline} may stand for any value; the loader substitutes it first.
 _REFERENCE_PATTERN = r"\$\{[^}]+\}"
 
