@@ -30,28 +30,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import itertools
 import json
 import multiprocessing
 import os
 import random
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import uvicorn
 from picows import WSListener, WSMsgType, ws_connect
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from ocpplab_sim.load.sink import raise_fd_limit
 from ocpplab_sim.load.worker import source_address
@@ -321,57 +313,52 @@ class Canary:
         self.charger.close()
 
 
-class Emsp:
-    """A recording OCPI 2.2.1 eMSP: every PATCH (evse_uid, status, time.time())."""
+def emsp_child(out: Any, stop: Any) -> None:
+    """A recording OCPI 2.2.1 eMSP in a process of its own (aiohttp's server: the receiving end
+    must not share a core's time with the canary): puts its versions URL, then, once ``stop``
+    is set, every PATCH as (evse_uid, status, time.time())."""
+    from aiohttp import web
 
-    def __init__(self) -> None:
-        self.patches: list[tuple[str, str, float]] = []
+    patches: list[tuple[str, str, float]] = []
 
-    @contextlib.asynccontextmanager
-    async def run(self) -> AsyncIterator[str]:
-        async def versions(request: Request) -> JSONResponse:
-            base = str(request.base_url).rstrip("/")
-            data = [{"version": "2.2.1", "url": f"{base}/emsp/2.2.1"}]
-            return JSONResponse({"data": data, "status_code": 1000, "timestamp": now_text()})
+    def answer(data: Any = None) -> web.Response:
+        body = {"status_code": 1000, "timestamp": now_text()}
+        if data is not None:
+            body["data"] = data
+        return web.json_response(body)
 
-        async def details(request: Request) -> JSONResponse:
-            base = str(request.base_url).rstrip("/")
-            endpoint = {
-                "identifier": "locations",
-                "role": "RECEIVER",
-                "url": f"{base}/emsp/2.2.1/locations",
-            }
-            data = {"version": "2.2.1", "endpoints": [endpoint]}
-            return JSONResponse({"data": data, "status_code": 1000, "timestamp": now_text()})
+    async def versions(request: web.Request) -> web.Response:
+        base = f"http://{request.host}"
+        return answer([{"version": "2.2.1", "url": f"{base}/emsp/2.2.1"}])
 
-        async def patch(request: Request) -> JSONResponse:
-            body = json.loads(await request.body())
-            uid = request.url.path.rsplit("/", 1)[1]
-            self.patches.append((uid, body.get("status", ""), time.time()))
-            return JSONResponse({"status_code": 1000, "timestamp": now_text()})
+    async def details(request: web.Request) -> web.Response:
+        url = f"http://{request.host}/emsp/2.2.1/locations"
+        endpoint = {"identifier": "locations", "role": "RECEIVER", "url": url}
+        return answer({"version": "2.2.1", "endpoints": [endpoint]})
 
-        app = Starlette(
-            routes=[
-                Route("/emsp/versions", versions),
-                Route("/emsp/2.2.1", details),
-                Route("/emsp/2.2.1/locations/{rest:path}", patch, methods=["PATCH"]),
-            ]
-        )
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, lifespan="off", log_level="warning")
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
-            await asyncio.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{port}/emsp/versions"
-        finally:
-            server.should_exit = True
-            await task
-            sock.close()
+    async def patch(request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        uid = request.path.rsplit("/", 1)[1]
+        patches.append((uid, body.get("status", ""), time.time()))
+        return answer()
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/emsp/versions", versions)
+        app.router.add_get("/emsp/2.2.1", details)
+        app.router.add_patch("/emsp/2.2.1/locations/{rest:.*}", patch)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        out.put(("emsp", f"http://127.0.0.1:{port}/emsp/versions"))
+        # a multiprocessing Event, waited for off the loop (the loop keeps serving)
+        await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+        out.put(("patches", patches))
+        await runner.cleanup()
+
+    asyncio.run(main())
 
 
 async def provision(
@@ -497,13 +484,13 @@ async def run(args: argparse.Namespace) -> None:
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"gateway did not start; see {log}")
         await asyncio.sleep(0.05)
-    emsp = Emsp()
     figures = _Figures()
+    emsp_out, emsp_stop = ctx.Queue(), ctx.Event()
+    emsp = ctx.Process(target=emsp_child, args=(emsp_out, emsp_stop), daemon=True)
+    emsp.start()
     try:
-        async with (
-            httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=120) as api,
-            emsp.run() as versions_url,
-        ):
+        (_, versions_url) = await get(emsp_out, "emsp", 60)
+        async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=120) as api:
             t0 = time.monotonic()
             hold_cpo, churn_cpo, prop_cpo = await asyncio.gather(
                 provision(api, *network_for(args.chargers), "HLD"),
@@ -582,20 +569,33 @@ async def run(args: argparse.Namespace) -> None:
                 daemon=True,
             )
             t_prop = time.monotonic()
+            hist0 = await histograms(api)
             status.start()
             (_, sent) = await get(out, "sent", args.connect_budget + args.prop_seconds + 60)
+            hist1 = await histograms(api)  # (the ingest phase starts now)
             cpu_ingest = cpu_s(proc.pid)
             (_, ingest) = await get(out, "ingest", args.ingest_seconds + 120)
             cpu_ingest = cpu_s(proc.pid) - cpu_ingest
             status.join(30)
             await asyncio.sleep(1)
-            prop_lat = propagation(sent, emsp.patches)
+            emsp_stop.set()
+            (_, patches) = await get(emsp_out, "patches", 60)
+            prop_lat = propagation(sent, patches)
             lat, lost = canary.window(t_prop, time.monotonic())
             figures.append(
                 f"OCPP → OCPI propagation at {args.prop_rate:g} status changes/s "
                 f"({len(sent)} changes, {len(prop)} chargers): p50 {pct(prop_lat, 50) * 1e3:.0f} ms,"
                 f" p99 {pct(prop_lat, 99) * 1e3:.0f} ms, {len(sent) - len(prop_lat)} not seen"
             )
+            parts = [
+                f"{label} {bucket_quantiles(hist0[name], hist1[name])}"
+                for label, name in (
+                    ("committed", "ocpplab_gateway_status_commit_seconds"),
+                    ("pushed", "ocpplab_gateway_status_push_seconds"),
+                )
+                if name in hist0 and name in hist1
+            ]
+            figures.append(f"  of which, by the gateway's own histograms: {'; '.join(parts)}")
             figures.append(
                 f"ingest: {ingest:,.0f} StatusNotifications/s answered (each committed), "
                 f"{len(prop)} chargers back to back, gateway CPU "
@@ -643,6 +643,7 @@ async def run(args: argparse.Namespace) -> None:
             )
             await canary.stop()
     finally:
+        emsp_stop.set()
         proc.terminate()
         try:
             proc.wait(30)
@@ -660,6 +661,34 @@ class _Figures(list[str]):
     def append(self, figure: str) -> None:
         print(f"  {figure}", flush=True)
         super().append(figure)
+
+
+async def histograms(api: httpx.AsyncClient) -> dict[str, list[tuple[float, float]]]:
+    """The gateway's own latency histograms (``GET /metrics``): name → cumulative buckets."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = (await api.get("/metrics")).text
+    found: dict[str, list[tuple[float, float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                bound = float(sample.labels["le"])
+                found.setdefault(family.name, []).append((bound, sample.value))
+    return found
+
+
+def bucket_quantiles(before: list[tuple[float, float]], after: list[tuple[float, float]]) -> str:
+    """p50 and p99 (as "≤ upper bound") of the observations between two readings."""
+    counts = [(bound, a - b) for (bound, a), (_, b) in zip(after, before, strict=True)]
+    total = counts[-1][1] if counts else 0
+    if not total:
+        return "no observations"
+
+    def q(p: float) -> str:
+        bound = next(bound for bound, n in counts if n >= p * total)
+        return f"≤ {bound * 1e3:.0f} ms" if bound != float("inf") else "> 30 s"
+
+    return f"p50 {q(0.5)}, p99 {q(0.99)}"
 
 
 def propagation(

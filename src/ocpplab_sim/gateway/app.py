@@ -59,7 +59,6 @@ def create_app(
         http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=settings.peer_timeout),
             connector=aiohttp.TCPConnector(limit=settings.push_concurrency + 8),
-            trust_env=True,
         )
         try:
             await db.migrate()
