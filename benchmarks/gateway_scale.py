@@ -150,21 +150,39 @@ async def open_charger(url: str, identity: str, source: str | None) -> Charger:
 async def connect_all(
     url: str, identities: list[str], offset: int, sources: int, status: bool
 ) -> list[Charger]:
+    """Connect and boot every identity, 256 at a time; a connection the gateway closes or
+    refuses is tried again after a short backoff, as a charger would (up to 5 times)."""
     gate = asyncio.Semaphore(256)
 
     async def one(n: int, identity: str) -> Charger:
-        async with gate:
-            charger = await open_charger(url, identity, source_address(offset + n, sources))
-            await charger.call("BootNotification", BOOT, 120)
-            if status:
-                await charger.call(
-                    "StatusNotification",
-                    {"connectorId": 1, "errorCode": "NoError", "status": "Available"},
-                    120,
-                )
-            return charger
+        for attempt in range(5):
+            async with gate:
+                charger = None
+                try:
+                    charger = await open_charger(url, identity, source_address(offset + n, sources))
+                    if charger.link is None:
+                        raise ConnectionError("no websocket")
+                    await charger.call("BootNotification", BOOT, 120)
+                    if status:
+                        await charger.call(
+                            "StatusNotification",
+                            {"connectorId": 1, "errorCode": "NoError", "status": "Available"},
+                            120,
+                        )
+                    return charger
+                except Exception:  # refused, closed, timed out: what a charger retries
+                    if charger is not None and charger.link is not None:
+                        charger.close()
+                    if attempt == 4:
+                        raise
+                    RETRIES[0] += 1
+            await asyncio.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
 
     return list(await asyncio.gather(*(one(n, i) for n, i in enumerate(identities))))
+
+
+RETRIES = [0]  # connects tried again in this process
 
 
 def hold_child(
@@ -175,7 +193,7 @@ def hold_child(
 
     async def main() -> None:
         chargers = await connect_all(url, identities, offset, sources, status=True)
-        out.put(("connected", len(chargers)))
+        out.put(("connected", len(chargers), RETRIES[0]))
         answered, failed = 0, 0
 
         async def beat(charger: Charger) -> None:
@@ -526,12 +544,14 @@ async def run(args: argparse.Namespace) -> None:
             t_hold = time.monotonic()
             for worker in workers:
                 worker.start()
-            connected = 0
+            connected = retried = 0
             for _ in workers:
-                connected += (await get(out, "connected", args.connect_budget))[1]
+                _, n, r = await get(out, "connected", args.connect_budget)
+                connected, retried = connected + n, retried + r
             t_connected = time.monotonic()
             print(
-                f"hold: {connected} chargers connected+booted in {t_connected - t_hold:.1f} s",
+                f"hold: {connected} chargers connected+booted in {t_connected - t_hold:.1f} s"
+                f" ({retried} connects tried again)",
                 flush=True,
             )
             await asyncio.sleep(args.hold)

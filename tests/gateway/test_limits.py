@@ -77,6 +77,35 @@ async def test_stalled_handshakes_are_closed_and_others_served(tmp_path: Path):
         assert (await client.get("/ocpi/cpos")).status_code == 200
 
 
+async def test_a_connect_storm_over_the_cap_loses_nobody(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Connections queued behind a storm are not stalling: under the hard cap none is closed."""
+    from ocpplab_sim.gateway import limits
+
+    monkeypatch.setattr(limits, "MIN_EVICTABLE_AGE", 30.0)  # the storm below is never this slow
+    cap, storm = 20, 60  # hard cap 4 x 20 = 80
+    settings = _settings(tmp_path, handshake_timeout=30.0, max_pending_handshakes=cap)
+    async with EmbeddedGateway(settings) as gw:
+        port = int(gw.url.rsplit(":", 1)[1])
+        # Everyone connects before anyone sends a request: 60 wait for headers at once.
+        streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(storm)]
+        try:
+            request = (
+                f"GET /ocpi/cpos HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {TOKEN}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+            for _, writer in streams:
+                writer.write(request)
+            answers = await asyncio.wait_for(
+                asyncio.gather(*(reader.readline() for reader, _ in streams)), 30
+            )
+        finally:
+            for _, writer in streams:
+                writer.close()
+        assert [a.split(b" ")[1:2] for a in answers] == [[b"200"]] * storm
+
+
 @pytest.fixture
 async def limited(tmp_path: Path) -> AsyncIterator[tuple[EmbeddedGateway, httpx.AsyncClient]]:
     settings = _settings(tmp_path, ws_max_message_bytes=65536)

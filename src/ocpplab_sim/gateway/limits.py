@@ -72,13 +72,35 @@ class BodySizeLimit:
         await self.app(scope, limited, send)
 
 
+#: A connection waiting this long for its request headers is not merely queued behind a
+#: connect storm (on any network a client sends its request at once): over the cap it goes.
+MIN_EVICTABLE_AGE = 1.0
+
+
+def _open_files_allowed() -> int:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 1 << 20
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
 class _PendingHeaders:
-    """The connections of one server still waiting for request headers, oldest first."""
+    """The connections of one server still waiting for request headers, oldest first.
+
+    Over ``cap``, the oldest is closed once it has waited :data:`MIN_EVICTABLE_AGE`; younger
+    ones are in a connect storm (thousands of chargers reconnecting after a restart arrive
+    faster than the loop reads their requests), not stalling. Over ``hard_cap`` (four times
+    ``cap``, at most half the open files the process may have) the oldest goes whatever its
+    age, so stalled sockets can never use up the file descriptors.
+    """
 
     def __init__(self, timeout: float, cap: int) -> None:
         self.timeout = timeout
         self.cap = cap
-        self.waiting: dict[_GuardedH11Protocol, None] = {}
+        self.hard_cap = max(cap, min(4 * cap, _open_files_allowed() // 2))
+        self.waiting: dict[_GuardedH11Protocol, float] = {}
         self.evicted = 0
         self.timed_out = 0
 
@@ -86,7 +108,8 @@ class _PendingHeaders:
 class _GuardedH11Protocol(H11Protocol):
     """H11Protocol that closes a connection whose request headers do not arrive within
     ``timeout`` (on a new connection and between keep-alive requests once bytes of the next
-    one arrive) and, at ``cap`` such connections, closes the oldest to admit a new one."""
+    one arrive) and, at ``cap`` such connections, closes the oldest to admit a new one (see
+    :class:`_PendingHeaders`)."""
 
     _pending: _PendingHeaders
     _header_timer: asyncio.TimerHandle | None = None
@@ -110,19 +133,22 @@ class _GuardedH11Protocol(H11Protocol):
 
     def _wait_for_headers(self) -> None:
         pending = self._pending
+        now = self.loop.time()
         while len(pending.waiting) >= pending.cap:
-            oldest = next(iter(pending.waiting))
+            oldest, since = next(iter(pending.waiting.items()))
+            if len(pending.waiting) < pending.hard_cap and now - since < MIN_EVICTABLE_AGE:
+                break
             oldest._headers_done()
             pending.evicted += 1
             if pending.evicted == 1 or pending.evicted % 1000 == 0:
                 logger.warning(
                     "%d connections were still sending their request headers: closed the oldest"
                     " (%d so far)",
-                    pending.cap,
+                    len(pending.waiting),
                     pending.evicted,
                 )
             oldest.transport.close()
-        pending.waiting[self] = None
+        pending.waiting[self] = now
         self._header_timer = self.loop.call_later(pending.timeout, self._headers_timed_out)
 
     def _headers_done(self) -> None:

@@ -63,7 +63,8 @@ class GatewaySettings(BaseModel):
         256,
         ge=1,
         description="connections still sending their request headers; at the limit a new one "
-        "closes the oldest of them",
+        "closes the oldest of them once it has waited 1 s (at 4 times the limit, whatever its "
+        "age)",
     )
     ws_max_message_bytes: int = Field(
         1_048_576, ge=1024, description="a larger websocket message closes the socket (1009)"
