@@ -1,6 +1,8 @@
 """Plumbing between Starlette websockets and the ``ocpp`` library's ChargePoint.
 
-Every CALL is schema-validated by the library; frames the library cannot even route are
+Every CALL's payload is checked against its official schema by a compiled validator
+(:mod:`.schemas`; a refused payload gets the library's own verdict and error code); frames the
+library cannot even route are
 answered here with a CALLERROR (message id ``-1`` when the id is unreadable). Before the library
 sees a frame it passes :func:`check_frame`: JSON nested at most ``max_depth`` deep, numbers of
 at most ``max_digits`` characters, an integer message type, a message id of 1-36 characters
@@ -20,14 +22,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import fastjsonschema
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.exceptions import NotSupportedError, OCPPError
-from ocpp.messages import Call, CallError, CallResult, MessageType, unpack
+from ocpp.messages import Call, CallError, CallResult, MessageType, unpack, validate_payload
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201.enums import Action as Action201
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from .commands import CommandChannel
+from .schemas import request_validator
 from .station_store import Station, StationStore
 
 __all__ = [
@@ -263,6 +267,10 @@ class CentralSystemMixin:
         self.clock = clock
         self.channel = CommandChannel(self._ocpp_version, self._send)
         self.last_seen = clock()
+        # Requests are validated in _handle_call (compiled validators, see .schemas); the
+        # library's own validation runs only for a payload they refuse.
+        for handlers in self.route_map.values():
+            handlers["_skip_schema_validation"] = True
 
     def now_text(self) -> str:
         """The current time as an OCPP dateTime (UTC, millisecond precision, ``Z``)."""
@@ -347,6 +355,13 @@ class CentralSystemMixin:
                     cause = f"{action} is not supported by this central system"
                     raise NotSupportedError(details={"cause": cause})
                 raise OcppNotImplemented(details={"cause": f"{action} is not an OCPP action"})
+            check = request_validator(self._ocpp_version, msg.action)
+            if check is not None:
+                try:
+                    check(msg.payload)
+                except fastjsonschema.JsonSchemaException:
+                    # The library's verdict and error code (raises the OCPPError to answer).
+                    await validate_payload(msg, self._ocpp_version)
             await super()._handle_call(msg)  # type: ignore[misc]
         except OCPPError as exc:
             detail = (
