@@ -67,6 +67,37 @@ _LOCATIONS: Table = Location.__table__  # type: ignore[assignment]
 _HISTORY: Table = EvseStatusHistory.__table__  # type: ignore[assignment]
 _CONNECTION_EVENTS: Table = ConnectionEvent.__table__  # type: ignore[assignment]
 _CHARGER_HEARTBEAT = _CHARGERS.update().where(_CHARGERS.c.pk == bindparam("where_"))
+_CPOS: Table = Cpo.__table__  # type: ignore[assignment]
+# Everything a handshake needs about an identity, in one query.
+_LOOKUP = (
+    select(
+        _CHARGERS.c.pk,
+        _CHARGERS.c.identity,
+        _CHARGERS.c.ocpp_version,
+        _CHARGERS.c.password,
+        _CPOS.c.id.label("cpo_id"),
+        _CPOS.c.status,
+        _CPOS.c.mapping_profile,
+        _CPOS.c.ocpp_security_profile,
+        select(func.count())
+        .where(_EVSES.c.charger_pk == _CHARGERS.c.pk)
+        .scalar_subquery()
+        .label("evse_count"),
+    )
+    .join_from(_CHARGERS, _CPOS, _CPOS.c.id == _CHARGERS.c.cpo_id)
+    .where(_CHARGERS.c.identity == bindparam("identity"))
+)
+# A charger's EVSEs as _EvseState fields, in their order.
+_LIVE_EVSES = select(
+    _EVSES.c.pk,
+    _EVSES.c.uid,
+    _EVSES.c.cpo_id,
+    _EVSES.c.location_pk,
+    _EVSES.c.ocpp_number,
+    _EVSES.c.ocpp_status,
+    _EVSES.c.online,
+    _EVSES.c.ocpi_status,
+).where(_EVSES.c.charger_pk == bindparam("charger_pk"))
 
 
 def _connection_event(station: Station, kind: str, at: datetime) -> dict[str, Any]:
@@ -353,34 +384,24 @@ class StationStore:
         self._event_counts[cpo_id] = count
 
     async def lookup(self, identity: str) -> StationLookup:
-        """Decide whether ``identity`` may open a websocket now."""
+        """Decide whether ``identity`` may open a websocket now (one Core query)."""
         async with self._db.read() as session:
-            row = (
-                await session.execute(
-                    select(Charger, Cpo)
-                    .join(Cpo, Cpo.id == Charger.cpo_id)
-                    .where(Charger.identity == identity)
-                )
-            ).one_or_none()
-            if row is None:
-                return StationLookup(None, (404, f"unknown charge point identity {identity!r}"))
-            charger, cpo = row
-            if cpo.status != "ready":
-                return StationLookup(None, (403, f"CPO {cpo.id} is {cpo.status}"))
-            evse_count = len(
-                list(await session.scalars(select(Evse.pk).where(Evse.charger_pk == charger.pk)))
-            )
-        version: Literal["1.6", "2.0.1"] = "1.6" if charger.ocpp_version == "1.6" else "2.0.1"
+            row = (await session.execute(_LOOKUP, {"identity": identity})).one_or_none()
+        if row is None:
+            return StationLookup(None, (404, f"unknown charge point identity {identity!r}"))
+        if row.status != "ready":
+            return StationLookup(None, (403, f"CPO {row.cpo_id} is {row.status}"))
+        version: Literal["1.6", "2.0.1"] = "1.6" if row.ocpp_version == "1.6" else "2.0.1"
         return StationLookup(
             Station(
-                cpo_id=cpo.id,
-                charger_pk=charger.pk,
-                identity=charger.identity,
+                cpo_id=row.cpo_id,
+                charger_pk=row.pk,
+                identity=row.identity,
                 ocpp_version=version,
-                profile=PROFILES[cpo.mapping_profile],
-                evse_count=evse_count,
-                security_profile=cpo.ocpp_security_profile,
-                password=charger.password,
+                profile=PROFILES[row.mapping_profile],
+                evse_count=row.evse_count,
+                security_profile=row.ocpp_security_profile,
+                password=row.password,
             ),
         )
 
@@ -404,23 +425,8 @@ class StationStore:
 
     @staticmethod
     async def _load(session: AsyncSession, charger_pk: int) -> _Live:
-        evses = await session.scalars(select(Evse).where(Evse.charger_pk == charger_pk))
-        return _Live(
-            charger_pk,
-            {
-                ev.ocpp_number: _EvseState(
-                    ev.pk,
-                    ev.uid,
-                    ev.cpo_id,
-                    ev.location_pk,
-                    ev.ocpp_number,
-                    ev.ocpp_status,
-                    ev.online,
-                    ev.ocpi_status,
-                )
-                for ev in evses
-            }
-        )
+        rows = await session.execute(_LIVE_EVSES, {"charger_pk": charger_pk})
+        return _Live(charger_pk, {row.ocpp_number: _EvseState(*row) for row in rows})
 
     async def _live_for(self, station: Station) -> _Live:
         live = self._live.get(station.charger_pk)
