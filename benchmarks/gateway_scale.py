@@ -183,6 +183,7 @@ async def connect_all(
 
 
 RETRIES = [0]  # connects tried again in this process
+SETTLE = 3.0  # seconds between the propagation and the ingest phases
 
 
 def hold_child(
@@ -267,6 +268,8 @@ def status_child(
             task.add_done_callback(pending.discard)
         await asyncio.gather(*pending, return_exceptions=True)
         out.put(("sent", sent))
+        # The phases must not overlap: the last changes' pushes are not raced by the flood.
+        await asyncio.sleep(SETTLE)
         # ingest: back to back, one call in flight per charger
         answered = 0
         stop_at = time.perf_counter() + ingest_seconds
@@ -592,7 +595,8 @@ async def run(args: argparse.Namespace) -> None:
             hist0 = await histograms(api)
             status.start()
             (_, sent) = await get(out, "sent", args.connect_budget + args.prop_seconds + 60)
-            hist1 = await histograms(api)  # (the ingest phase starts now)
+            await asyncio.sleep(SETTLE - 1)  # the last pushes land; the ingest phase has not begun
+            hist1 = await histograms(api)
             cpu_ingest = cpu_s(proc.pid)
             (_, ingest) = await get(out, "ingest", args.ingest_seconds + 120)
             cpu_ingest = cpu_s(proc.pid) - cpu_ingest

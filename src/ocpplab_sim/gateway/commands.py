@@ -150,6 +150,10 @@ class CommandOutcome:
     response_valid: bool | None = None
 
 
+async def _closed_send(message: str) -> None:
+    raise Disconnected("the charger disconnected")
+
+
 @dataclass
 class CommandChannel:
     """CALLs from the central system to one connected charger.
@@ -179,6 +183,9 @@ class CommandChannel:
             if not waiter.done():
                 waiter.set_exception(Disconnected("the charger disconnected"))
         self._pending.clear()
+        # ``send`` is a bound method of the central system that owns this channel: dropping it
+        # breaks the cycle, so a closed session is freed at once, not by the cyclic collector.
+        self.send = _closed_send
 
     async def call(self, action: str, payload: dict[str, Any], wait_s: float) -> CommandOutcome:
         """Send ``[2, id, action, payload]`` and wait up to ``wait_s`` seconds (queueing behind

@@ -283,6 +283,10 @@ class CentralSystemMixin:
             await super().start()  # type: ignore[misc]
         finally:
             self.channel.close()
+            # The route map holds bound methods of this object: a cycle per session. Breaking
+            # it frees a closed session by reference counting; left to the cyclic collector,
+            # thousands of closed sessions made full collections of a second or more.
+            self.route_map = {}
 
     async def _reject(
         self, raw_msg: str, exc: OCPPError | None, reason: str, unique_id: str | None = None
