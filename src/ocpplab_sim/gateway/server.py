@@ -233,6 +233,11 @@ def serve(
     # collection then costs what the chargers' objects cost, not that plus the program.
     gc.collect()
     gc.freeze()
+    # Closed sessions leave little cyclic garbage (they break their cycles), while every
+    # connect storm's survivors used to trigger a full collection every couple of seconds
+    # (66-400 ms each, collecting next to nothing): collect the young generation every 50,000
+    # allocations instead of 700, and consider a full collection 20 times less often.
+    gc.set_threshold(50_000, 20, 200)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
