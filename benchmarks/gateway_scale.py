@@ -21,7 +21,10 @@ heartbeating every 0.5 s from this process the whole time. Then, in one run:
 
 Run: ``python benchmarks/gateway_scale.py [--db sqlite|postgresql+asyncpg://…] [--chargers 2000]
 [--heartbeat 10] [--hold 20] [--prop-rate 200] [--churn 1000 --churn-rounds 3]``; the targets
-use ``--chargers 20000 --heartbeat 60 --prop-rate 500 --churn 2000 --churn-rounds 6``.
+use ``--chargers 19500 --workers 2 --heartbeat 60 --prop-rate 500 --churn 2000 --churn-rounds 6``
+(each charger is one file descriptor of the gateway process: where ``ulimit -Hn`` is 20,000, as
+on the machine these figures come from, 19,500 held plus the propagation chargers, the canary
+and the database is what fits).
 ``--gateway-cmd`` runs another gateway (e.g. another checkout's) the same way.
 """
 
