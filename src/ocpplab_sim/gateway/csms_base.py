@@ -333,7 +333,12 @@ class CentralSystemMixin:
             if self._known(msg.action):
                 # Only the version's actions: unknown names would add rows without end.
                 await self.store.count(self.station, msg.action)
-            await super().route_message(raw_msg)  # type: ignore[misc]
+            # The frame is parsed once, above (the library's route_message would parse it again).
+            try:
+                await self._handle_call(msg)
+            except OCPPError as refused:
+                ocpp_logger.exception("Error while handling request '%s'", msg)
+                await self._send(msg.create_call_error(refused).to_json())
         except (WebSocketDisconnect, WebSocketDisconnected):
             raise
         except Exception as exc:
