@@ -471,6 +471,12 @@ def start_gateway(cmd: list[str], log: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(cmd, stderr=sink, stdout=subprocess.DEVNULL)
 
 
+def last_line(log: str) -> str:
+    """The last line the gateway wrote (why it stopped, when it did)."""
+    with open(log, encoding="utf-8", errors="replace") as text:
+        return (text.read().strip().splitlines() or ["(no output)"])[-1]
+
+
 def listening(log: str) -> str | None:
     """The URL of the "listening on" line in the gateway's log, if written yet."""
     with open(log, encoding="utf-8", errors="replace") as text:
@@ -506,7 +512,8 @@ async def run(args: argparse.Namespace) -> None:
     deadline = time.monotonic() + 60
     while (url := listening(log)) is None:
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"gateway did not start; see {log}")
+            proc.kill()
+            raise RuntimeError(f"the gateway did not start: {last_line(log)} (log: {log})")
         await asyncio.sleep(0.05)
     figures = _Figures()
     emsp_out, emsp_stop = ctx.Queue(), ctx.Event()
@@ -754,7 +761,13 @@ def main() -> None:
     parser.add_argument("--connect-budget", type=float, default=600.0)
     args = parser.parse_args()
     started = time.monotonic()
-    asyncio.run(run(args))
+    try:
+        asyncio.run(run(args))
+    except (RuntimeError, OSError, httpx.HTTPError) as exc:
+        # the gateway would not start (its log says why), a worker gave up, a request failed
+        sys.exit(f"gateway_scale: {exc}")
+    except KeyboardInterrupt:
+        sys.exit("gateway_scale: interrupted")
     print(f"(run took {time.monotonic() - started:.0f} s)")
 
 
