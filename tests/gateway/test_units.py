@@ -6,8 +6,12 @@ import ast
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
 
 import ocpplab_sim.gateway as gateway
+from ocpplab_sim.gateway import csms_base
 from ocpplab_sim.gateway.mapping import DEFAULT_PROFILE, OCPI_EVSE_STATUSES, PROFILES
 from ocpplab_sim.gateway.station_store import energy_register_wh, parse_ocpp_time
 from ocpplab_sim.gateway.templates import TemplateError, builtin_catalog, load_template
@@ -156,3 +160,34 @@ def test_alternative_profiles_cover_every_ocpp_status(name: str):
         assert profile.ocpi_status(status, online=True) in OCPI_EVSE_STATUSES
     assert PROFILES["citrineos"].ocpi_status(None, online=False, previous="CHARGING") == "CHARGING"
     assert PROFILES["evserver"].ocpi_status("Available", online=False) == "INOPERATIVE"
+
+
+_KEYS = st.one_of(
+    st.sampled_from(
+        [
+            "chargePointVendor",
+            "connectorId",
+            "ocppCSMSURL",
+            "evseId",
+            "V2XChargingParameters",
+            "soc_limit_reached",
+            "responder_url",
+            "charging_station",
+            "custom_data",
+        ]
+    ),
+    st.text(max_size=12),
+)
+_PAYLOADS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=_PAYLOADS)
+def test_key_conversion_is_the_librarys(payload: object) -> None:
+    """The gateway's cached key conversion gives what the ``ocpp`` library's functions give."""
+    assert csms_base._to_snake(payload) == camel_to_snake_case(payload)
+    assert csms_base._to_camel(payload) == snake_to_camel_case(payload)

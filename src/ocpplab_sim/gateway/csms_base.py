@@ -14,6 +14,9 @@ cut at :data:`LOG_LINE_CHARS` characters.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import json
 import logging
 import re
@@ -23,6 +26,12 @@ from datetime import datetime
 from typing import Any
 
 import fastjsonschema
+from ocpp.charge_point import (
+    camel_to_snake_case,
+    remove_nones,
+    serialize_as_dict,
+    snake_to_camel_case,
+)
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.exceptions import NotSupportedError, OCPPError
 from ocpp.messages import Call, CallError, CallResult, MessageType, unpack, validate_payload
@@ -371,10 +380,90 @@ class CentralSystemMixin:
                 except fastjsonschema.JsonSchemaException:
                     # The library's verdict and error code (raises the OCPPError to answer).
                     await validate_payload(msg, self._ocpp_version)
-            await super()._handle_call(msg)  # type: ignore[misc]
+            await self._dispatch(msg)
         except OCPPError as exc:
             detail = (
                 f"{clip(msg.action, MAX_ACTION_CHARS)}: {type(exc).__name__}: {exc.description}"
             )
             await self.store.event(self.station, "rejected_call", detail)
             raise
+
+    async def _dispatch(self, msg: Call) -> None:
+        """The library's ``ChargePoint._handle_call`` (its ``on``/``after`` handlers, its
+        snake_case keyword arguments, its answers and CALLERRORs), without what it repeats on
+        every CALL: a signature inspection per handler and two regular expressions per key are
+        looked up once (:func:`_wants_unique_id`, :func:`_key`)."""
+        handlers = self.route_map[msg.action]
+        payload = _to_snake(msg.payload)
+        handler = handlers["_on_action"]
+        try:
+            if _wants_unique_id(handler):
+                response = handler(**payload, call_unique_id=msg.unique_id)
+            else:
+                response = handler(**payload)
+            if inspect.isawaitable(response):
+                response = await response
+        except Exception as exc:
+            ocpp_logger.exception("Error while handling request '%s'", msg)
+            await self._send(msg.create_call_error(exc).to_json())
+            return
+        answer = _to_camel(remove_nones(serialize_as_dict(response)))
+        await self._send(msg.create_call_result(answer).to_json())
+        after = handlers.get("_after_action")
+        if after is not None:
+            if _wants_unique_id(after):
+                started = after(**payload, call_unique_id=msg.unique_id)
+            else:
+                started = after(**payload)
+            if inspect.isawaitable(started):
+                task = asyncio.ensure_future(started)
+                _AFTER_TASKS.add(task)
+                task.add_done_callback(_AFTER_TASKS.discard)
+
+
+_AFTER_TASKS: set[asyncio.Future[Any]] = set()
+_SNAKE: dict[str, str] = {}
+_CAMEL: dict[str, str] = {}
+#: Keys remembered per direction (a payload may carry keys of its own, e.g. 2.0.1 customData).
+_KEY_CACHE = 4096
+
+
+def _key(key: str, cache: dict[str, str], convert: Callable[[Any], Any]) -> str:
+    """The library's case conversion (``convert``) of one key, computed once per key."""
+    converted = cache.get(key)
+    if converted is None:
+        converted = next(iter(convert({key: None})))
+        if len(cache) < _KEY_CACHE:
+            cache[key] = converted
+    return converted
+
+
+def _convert_keys(data: Any, cache: dict[str, str], convert: Callable[[Any], Any]) -> Any:
+    if isinstance(data, dict):
+        return {
+            _key(key, cache, convert): _convert_keys(value, cache, convert)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_convert_keys(value, cache, convert) for value in data]
+    return data
+
+
+def _to_snake(data: Any) -> Any:
+    """Every key camelCase → snake_case, as the library's ``camel_to_snake_case``."""
+    return _convert_keys(data, _SNAKE, camel_to_snake_case)
+
+
+def _to_camel(data: Any) -> Any:
+    """Every key snake_case → camelCase, as the library's ``snake_to_camel_case``."""
+    return _convert_keys(data, _CAMEL, snake_to_camel_case)
+
+
+@functools.cache
+def _unique_id_wanted(function: Callable[..., Any]) -> bool:
+    return "call_unique_id" in inspect.signature(function).parameters
+
+
+def _wants_unique_id(handler: Callable[..., Any]) -> bool:
+    """The handler takes ``call_unique_id`` (the library passes it only then)."""
+    return _unique_id_wanted(getattr(handler, "__func__", handler))

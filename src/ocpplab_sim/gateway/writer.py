@@ -18,7 +18,12 @@ state and enqueue the matching operation atomically (queue order = state order).
 
 Hot-path operations write with :func:`update_row` / :func:`update_where` (Core statements
 compiled once, no ORM unit of work) and :func:`append_row` (rows of append-only tables, inserted
-with one ``executemany`` per table at the end of the batch, inside its transaction).
+with one ``executemany`` per table at the end of the batch, inside its transaction). Inside a
+batch, :func:`update_row` is deferred and merged: the updates of one row become one (later
+values win, exactly as if they had run in order), and all of them are written with one
+``executemany`` per table and set of columns just before the batch's next other statement runs
+(a ``before_execute`` hook) or at its end — a status change's EVSE and location rows, hundreds
+a batch, cost one statement each instead of one round through the SQL layer each.
 
 If an operation raises, the batch is rolled back and its operations are re-run one transaction
 each, so one bad operation fails alone. ``flushers`` (pending counters) run at the start of every
@@ -35,7 +40,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine, Table, Update, bindparam, create_engine, event, insert
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    Update,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+)
 from sqlalchemy.orm import Session
 
 from .db import Database, _sqlite_pragmas
@@ -59,6 +73,7 @@ Operation = Callable[[Session], T]
 
 
 _APPENDS = "ocpplab_appends"
+_DEFERRED = "ocpplab_deferred_updates"
 _UPDATES: dict[tuple[Table, str], Update] = {}
 
 
@@ -91,8 +106,58 @@ def update_where(
 
 
 def update_row(session: Session, table: Table, pk: Any, values: dict[str, Any]) -> None:
-    """``UPDATE table SET values WHERE pk = pk``."""
-    update_where(session, table, "pk", pk, values)
+    """``UPDATE table SET values WHERE pk = pk`` — in a writer batch deferred and merged with
+    the batch's other updates of the row (see the module doc), otherwise at once."""
+    connection = session.connection()
+    deferred: dict[Table, dict[Any, dict[str, Any]]] | None = connection.info.get(_DEFERRED)
+    if deferred is None:
+        update_where(session, table, "pk", pk, values)
+        return
+    rows = deferred.get(table)
+    if rows is None:
+        rows = deferred[table] = {}
+    row = rows.get(pk)
+    if row is None:
+        rows[pk] = dict(values)
+    else:
+        row.update(values)
+
+
+def _defer_updates(connection: Connection) -> None:
+    connection.info[_DEFERRED] = {}
+
+
+def _write_deferred(connection: Connection) -> None:
+    """Write the deferred updates: one ``executemany`` per table and set of columns."""
+    deferred: dict[Table, dict[Any, dict[str, Any]]] | None = connection.info.get(_DEFERRED)
+    if not deferred:
+        return
+    connection.info[_DEFERRED] = {}  # before executing: the hook below sees nothing pending
+    for table, rows in deferred.items():
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for pk, values in rows.items():
+            shapes.setdefault(tuple(values), []).append({"where_": pk, **values})
+        stmt = _UPDATES.get((table, "pk"))
+        if stmt is None:
+            stmt = _UPDATES[table, "pk"] = table.update().where(table.c.pk == bindparam("where_"))
+        for params in shapes.values():
+            connection.execute(stmt, params)
+
+
+def _stop_deferring(connection: Connection) -> None:
+    connection.info.pop(_DEFERRED, None)
+
+
+def _before_execute(connection: Connection, *_args: Any) -> None:
+    """Any other statement of a batch first writes the updates deferred before it."""
+    if connection.info.get(_DEFERRED):
+        _write_deferred(connection)
+
+
+def defer_updates_on(engine: Engine) -> None:
+    """Let batches on ``engine`` defer :func:`update_row` (idempotent)."""
+    if not event.contains(engine, "before_execute", _before_execute):
+        event.listen(engine, "before_execute", _before_execute)
 
 
 class Flusher:
@@ -160,6 +225,7 @@ class Writer:
             )
             event.listen(self._engine, "connect", _sqlite_pragmas)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="gateway-writer")
+        defer_updates_on(self._engine if self._engine is not None else db.engine.sync_engine)
 
     def add_flusher(self, flusher: Flusher) -> None:
         self._flushers.append(flusher)
@@ -344,15 +410,22 @@ class Writer:
 
     @staticmethod
     def _apply(session: Session, taken: list[tuple[Flusher, Any]], batch: list[_Item[Any]]) -> None:
-        for flusher, state in taken:
-            flusher.write(session, state)
-        for index, item in enumerate(batch, 1):
-            item.result = item.op(session)
-            if index % 200 == 0:
-                # keep the identity map small in big batches
-                session.flush()
-                session.expunge_all()
-        flush_appends(session)
+        connection = session.connection()
+        _defer_updates(connection)
+        try:
+            for flusher, state in taken:
+                flusher.write(session, state)
+            for index, item in enumerate(batch, 1):
+                item.result = item.op(session)
+                if index % 200 == 0:
+                    # keep the identity map small in big batches
+                    session.flush()
+                    session.expunge_all()
+            session.flush()
+            _write_deferred(connection)
+            flush_appends(session)
+        finally:
+            _stop_deferring(connection)
 
 
 @dataclass
