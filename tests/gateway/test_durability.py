@@ -248,9 +248,15 @@ async def test_postgresql_end_to_end():
             async with ocpp_client(gw.url, identity, "1.6") as cp:
                 await cp.boot()
                 await cp.status(1, "Charging")
+                await cp.call("Heartbeat", {})
+                # the counts are committed by now (the report waits for the writer) ...
+                first = (await client.get(f"/ocpi/cpos/{cpo_id}/report")).json()["messages"]
+                await cp.call("Heartbeat", {})  # ... and this one adds to a stored count
             report = (await client.get(f"/ocpi/cpos/{cpo_id}/report")).json()
             evse = next(e for e in report["evses"] if e["station_id"] == identity)
             assert [h["ocpi_status"] for h in evse["history"]][:1] == ["CHARGING"]
+            assert first == {"BootNotification": 1, "StatusNotification": 1, "Heartbeat": 1}
+            assert report["messages"] == {**first, "Heartbeat": 2}
 
 
 async def test_kill_under_load_loses_nothing_acknowledged(tmp_path: Path):

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Table, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -219,6 +221,25 @@ class _Live:
     online: bool = False
 
 
+_COUNTS: Table = MessageCount.__table__  # type: ignore[assignment]
+_EXISTING_CPOS = select(_CPOS.c.id).where(_CPOS.c.id.in_(bindparam("ids", expanding=True)))
+_COUNT_UPSERTS: dict[str, Any] = {}
+
+
+def _count_upsert(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (cpo_id, action) DO UPDATE SET count = count + excluded.count``
+    (SQLite and PostgreSQL, the gateway's two databases), built once per dialect."""
+    stmt = _COUNT_UPSERTS.get(dialect)
+    if stmt is None:
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        new = insert(_COUNTS)
+        stmt = _COUNT_UPSERTS[dialect] = new.on_conflict_do_update(
+            index_elements=[_COUNTS.c.cpo_id, _COUNTS.c.action],
+            set_={"count": _COUNTS.c.count + new.excluded["count"]},
+        )
+    return stmt
+
+
 class _Counters(Flusher):
     """Message counts and last-heartbeat times, kept in memory and written behind with the
     next batch (at least every ``flush_interval`` seconds)."""
@@ -247,15 +268,16 @@ class _Counters(Flusher):
     ) -> None:
         counts, heartbeats = state
         if counts:
-            cpos = set(session.scalars(select(Cpo.id).where(Cpo.id.in_({c for c, _ in counts}))))
-            for (cpo_id, action), n in counts.items():
-                if cpo_id not in cpos:
-                    continue
-                row = session.get(MessageCount, (cpo_id, action))
-                if row is None:
-                    session.add(MessageCount(cpo_id=cpo_id, action=action, count=n))
-                else:
-                    row.count += n
+            connection = session.connection()
+            ids = list({cpo_id for cpo_id, _ in counts})
+            cpos = set(connection.scalars(_EXISTING_CPOS, {"ids": ids}))
+            rows = [
+                {"cpo_id": cpo_id, "action": action, "count": n}
+                for (cpo_id, action), n in counts.items()
+                if cpo_id in cpos
+            ]
+            if rows:
+                connection.execute(_count_upsert(connection.dialect.name), rows)
         if heartbeats:
             session.connection().execute(
                 _CHARGER_HEARTBEAT,
