@@ -22,6 +22,7 @@ import uvicorn
 
 from .app import create_app
 from .context import GatewayContext
+from .gcpacer import AUTOMATIC_THRESHOLDS, GcPacer
 from .limits import guarded_http_protocol
 from .settings import GatewaySettings
 
@@ -233,14 +234,14 @@ def serve(
     # collection then costs what the chargers' objects cost, not that plus the program.
     gc.collect()
     gc.freeze()
-    # Closed sessions leave little cyclic garbage (they break their cycles), while every
-    # connect storm's survivors used to trigger a full collection every couple of seconds
-    # (66-400 ms each, collecting next to nothing): collect the young generation every 50,000
-    # allocations instead of 700, and consider a full collection 20 times less often.
-    gc.set_threshold(50_000, 20, 200)
+    # Young collections on a clock (a few ms each), full ones only once the heap has grown by a
+    # quarter; the automatic collector only for bursts (see .gcpacer).
+    gc.set_threshold(*AUTOMATIC_THRESHOLDS)
+    pacer = GcPacer()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
+        pacing = loop.create_task(pacer.run(), name="gc-pacer")
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, _request_exit, server)
@@ -251,6 +252,7 @@ def serve(
         try:
             await server.serve(sockets=[sock])
         finally:
+            pacing.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
