@@ -6,10 +6,12 @@ API, registers a recording OCPI eMSP for the propagation CPO, and keeps a *canar
 heartbeating every 0.5 s from this process the whole time. Then, in one run:
 
 1. **hold**: ``--chargers`` chargers (client processes, source addresses 127.0.0.2, …) connect,
-   boot, report Available and heartbeat every ``--heartbeat`` s for ``--hold`` s: chargers held,
+   boot, report Available and heartbeat every ``--heartbeat`` s from their boot on (the
+   gateway runs with that heartbeat interval), then are held ``--hold`` s: chargers held,
    the canary's Heartbeat p50/p99 while they are held, gateway memory per connection (RSS growth
    of the gateway process / connections);
-2. **propagation** (chargers still held): ``--prop-chargers`` chargers change status at
+2. **propagation** (chargers still held): ``--prop-chargers`` chargers connect and, once the
+   gateway has settled their connects (3 s), change status at
    ``--prop-rate`` changes/s in total for ``--prop-seconds`` s; each change's time from the
    StatusNotification leaving the charger to the eMSP receiving the OCPI PATCH (mod_locations
    §8.2.2) gives OCPP → OCPI propagation p50/p99;
@@ -37,12 +39,12 @@ import itertools
 import json
 import multiprocessing
 import os
-import random
 import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -151,10 +153,16 @@ async def open_charger(url: str, identity: str, source: str | None) -> Charger:
 
 
 async def connect_all(
-    url: str, identities: list[str], offset: int, sources: int, status: bool
+    url: str,
+    identities: list[str],
+    offset: int,
+    sources: int,
+    status: bool,
+    booted: Callable[[Charger], None] | None = None,
 ) -> list[Charger]:
     """Connect and boot every identity, 256 at a time; a connection the gateway closes or
-    refuses is tried again after a short backoff, as a charger would (up to 5 times)."""
+    refuses is tried again after a short backoff, as a charger would (up to 5 times).
+    ``booted`` is called with each charger as soon as it has booted."""
     gate = asyncio.Semaphore(256)
 
     async def one(n: int, identity: str) -> Charger:
@@ -172,6 +180,8 @@ async def connect_all(
                             {"connectorId": 1, "errorCode": "NoError", "status": "Available"},
                             120,
                         )
+                    if booted is not None:
+                        booted(charger)
                     return charger
                 except Exception:  # refused, closed, timed out: what a charger retries
                     if charger is not None and charger.link is not None:
@@ -186,7 +196,7 @@ async def connect_all(
 
 
 RETRIES = [0]  # connects tried again in this process
-SETTLE = 3.0  # seconds between the propagation and the ingest phases
+SETTLE = 3.0  # seconds between phases (and between the propagation chargers' connects and changes)
 
 
 def hold_child(
@@ -196,22 +206,31 @@ def hold_child(
     raise_fd_limit()
 
     async def main() -> None:
-        chargers = await connect_all(url, identities, offset, sources, status=True)
-        out.put(("connected", len(chargers), RETRIES[0]))
         answered, failed = 0, 0
+        tasks: list[asyncio.Task[None]] = []
 
         async def beat(charger: Charger) -> None:
             nonlocal answered, failed
-            await asyncio.sleep(random.uniform(0, heartbeat))
+            # As a charger does: the first Heartbeat one interval after its boot, not after
+            # the whole fleet's connect storm (minutes: longer than the gateway's silence
+            # limit, which then took hundreds of chargers offline and back every few seconds).
             while True:
+                await asyncio.sleep(heartbeat)
                 try:
                     await charger.call("Heartbeat", {})
                     answered += 1
                 except (TimeoutError, RuntimeError, ConnectionError):
                     failed += 1
-                await asyncio.sleep(heartbeat)
 
-        tasks = [asyncio.create_task(beat(c)) for c in chargers]
+        chargers = await connect_all(
+            url,
+            identities,
+            offset,
+            sources,
+            status=True,
+            booted=lambda charger: tasks.append(asyncio.create_task(beat(charger))),
+        )
+        out.put(("connected", len(chargers), RETRIES[0]))
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, ctl.wait)
         for task in tasks:
@@ -253,6 +272,10 @@ def status_child(
 
     async def main() -> None:
         links = await connect_all(url, [i for i, _ in chargers], 50_000, sources, status=True)
+        # Their connects, boots and first statuses (and the pushes these make) are not part of
+        # the timed changes: let the gateway finish them first, as between the other phases.
+        await asyncio.sleep(SETTLE)
+        out.put(("ready",))
         uids = [uid for _, uid in chargers]
         state = ["Available"] * len(links)
         sent: list[tuple[str, str, float]] = []
@@ -602,8 +625,9 @@ async def run(args: argparse.Namespace) -> None:
                 daemon=True,
             )
             t_prop = time.monotonic()
-            hist0 = await histograms(api)
             status.start()
+            await get(out, "ready", args.connect_budget + SETTLE)
+            hist0 = await histograms(api)  # the timed changes begin
             (_, sent) = await get(out, "sent", args.connect_budget + args.prop_seconds + 60)
             await asyncio.sleep(SETTLE - 1)  # the last pushes land; the ingest phase has not begun
             hist1 = await histograms(api)
