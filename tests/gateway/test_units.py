@@ -12,6 +12,7 @@ from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
 
 import ocpplab_sim.gateway as gateway
 from ocpplab_sim.gateway import csms_base
+from ocpplab_sim.gateway.csms_handlers import CentralSystem16, CentralSystem201
 from ocpplab_sim.gateway.mapping import DEFAULT_PROFILE, OCPI_EVSE_STATUSES, PROFILES
 from ocpplab_sim.gateway.station_store import energy_register_wh, parse_ocpp_time
 from ocpplab_sim.gateway.templates import TemplateError, builtin_catalog, load_template
@@ -191,3 +192,11 @@ def test_key_conversion_is_the_librarys(payload: object) -> None:
     """The gateway's cached key conversion gives what the ``ocpp`` library's functions give."""
     assert csms_base._to_snake(payload) == camel_to_snake_case(payload)
     assert csms_base._to_camel(payload) == snake_to_camel_case(payload)
+
+
+def test_no_central_system_handler_is_an_after_hook() -> None:
+    """The gateway's dispatch runs ``@on`` handlers only (no ``@after`` ones exist)."""
+    for cls in (CentralSystem16, CentralSystem201):
+        handlers = [getattr(cls, name) for name in dir(cls)]
+        assert any(hasattr(h, "_on_action") for h in handlers)
+        assert not [h for h in handlers if hasattr(h, "_after_action")], cls

@@ -14,7 +14,6 @@ cut at :data:`LOG_LINE_CHARS` characters.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
@@ -389,10 +388,11 @@ class CentralSystemMixin:
             raise
 
     async def _dispatch(self, msg: Call) -> None:
-        """The library's ``ChargePoint._handle_call`` (its ``on``/``after`` handlers, its
-        snake_case keyword arguments, its answers and CALLERRORs), without what it repeats on
-        every CALL: a signature inspection per handler and two regular expressions per key are
-        looked up once (:func:`_wants_unique_id`, :func:`_key`)."""
+        """The library's ``ChargePoint._handle_call`` (its ``@on`` handlers, its snake_case
+        keyword arguments, its answers and CALLERRORs; the gateway has no ``@after`` handlers),
+        without what it repeats on every CALL: a signature inspection per handler and two
+        regular expressions per key are looked up once (:func:`_wants_unique_id`,
+        :func:`_key`)."""
         handlers = self.route_map[msg.action]
         payload = _to_snake(msg.payload)
         handler = handlers["_on_action"]
@@ -409,19 +409,8 @@ class CentralSystemMixin:
             return
         answer = _to_camel(remove_nones(serialize_as_dict(response)))
         await self._send(msg.create_call_result(answer).to_json())
-        after = handlers.get("_after_action")
-        if after is not None:
-            if _wants_unique_id(after):
-                started = after(**payload, call_unique_id=msg.unique_id)
-            else:
-                started = after(**payload)
-            if inspect.isawaitable(started):
-                task = asyncio.ensure_future(started)
-                _AFTER_TASKS.add(task)
-                task.add_done_callback(_AFTER_TASKS.discard)
 
 
-_AFTER_TASKS: set[asyncio.Future[Any]] = set()
 _SNAKE: dict[str, str] = {}
 _CAMEL: dict[str, str] = {}
 #: Keys remembered per direction (a payload may carry keys of its own, e.g. 2.0.1 customData).

@@ -234,8 +234,8 @@ def serve(
     # collection then costs what the chargers' objects cost, not that plus the program.
     gc.collect()
     gc.freeze()
-    # Young collections on a clock (a few ms each), full ones only once the heap has grown by a
-    # quarter; the automatic collector only for bursts (see .gcpacer).
+    # Young collections on a clock (a few ms each); the automatic collector only for bursts
+    # and, hours apart at the soonest, full collections (see .gcpacer).
     gc.set_threshold(*AUTOMATIC_THRESHOLDS)
     pacer = GcPacer()
 

@@ -98,11 +98,16 @@ def update_where(
 ) -> None:
     """``UPDATE table SET values WHERE key = value``, with a statement built once per table and
     key (Core derives the SET clause from the parameters)."""
-    shape = (table, key)
-    stmt = _UPDATES.get(shape)
+    session.connection().execute(_update(table, key), {"where_": value, **values})
+
+
+def _update(table: Table, key: str) -> Update:
+    """``UPDATE table … WHERE key = :where_``, built once per table and key (Core derives the
+    SET clause from the parameters)."""
+    stmt = _UPDATES.get((table, key))
     if stmt is None:
-        stmt = _UPDATES[shape] = table.update().where(table.c[key] == bindparam("where_"))
-    session.connection().execute(stmt, {"where_": value, **values})
+        stmt = _UPDATES[table, key] = table.update().where(table.c[key] == bindparam("where_"))
+    return stmt
 
 
 def update_row(session: Session, table: Table, pk: Any, values: dict[str, Any]) -> None:
@@ -137,11 +142,8 @@ def _write_deferred(connection: Connection) -> None:
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for pk, values in rows.items():
             shapes.setdefault(tuple(values), []).append({"where_": pk, **values})
-        stmt = _UPDATES.get((table, "pk"))
-        if stmt is None:
-            stmt = _UPDATES[table, "pk"] = table.update().where(table.c.pk == bindparam("where_"))
         for params in shapes.values():
-            connection.execute(stmt, params)
+            connection.execute(_update(table, "pk"), params)
 
 
 def _stop_deferring(connection: Connection) -> None:
