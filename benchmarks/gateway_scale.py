@@ -767,22 +767,55 @@ def propagation(
     return result
 
 
+def _count(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            upper = "" if high is None else f" and at most {high}"
+            raise argparse.ArgumentTypeError(f"{value} is not at least {low}{upper}")
+        return value
+
+    return parse
+
+
+def _number(low: float) -> Callable[[str], float]:
+    """An argparse type: a number of at least ``low``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value >= low:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{text} is not at least {low:g}")
+        return value
+
+    return parse
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default="sqlite", help="sqlite (temporary file) or a URL")
     parser.add_argument("--gateway-cmd", help="command running ocpplab-sim (default: this one)")
-    parser.add_argument("--chargers", type=int, default=2000)
-    parser.add_argument("--heartbeat", type=float, default=10.0)
-    parser.add_argument("--hold", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--sources", type=int, default=16, help="source addresses 127.0.0.x")
-    parser.add_argument("--prop-chargers", type=int, default=200)
-    parser.add_argument("--prop-rate", type=float, default=200.0)
-    parser.add_argument("--prop-seconds", type=float, default=10.0)
-    parser.add_argument("--ingest-seconds", type=float, default=5.0)
-    parser.add_argument("--churn", type=int, default=1000)
-    parser.add_argument("--churn-rounds", type=int, default=3)
-    parser.add_argument("--connect-budget", type=float, default=600.0)
+    parser.add_argument("--chargers", type=_count(1), default=2000)
+    parser.add_argument("--heartbeat", type=_number(0.1), default=10.0)
+    parser.add_argument("--hold", type=_number(0), default=20.0)
+    parser.add_argument("--workers", type=_count(1), default=1)
+    parser.add_argument(
+        "--sources", type=_count(1, 254), default=16, help="source addresses 127.0.0.x"
+    )
+    parser.add_argument("--prop-chargers", type=_count(1), default=200)
+    parser.add_argument("--prop-rate", type=_number(0.1), default=200.0, help="changes per second")
+    parser.add_argument("--prop-seconds", type=_number(0.1), default=10.0)
+    parser.add_argument("--ingest-seconds", type=_number(0.1), default=5.0)
+    parser.add_argument("--churn", type=_count(1), default=1000)
+    parser.add_argument("--churn-rounds", type=_count(0), default=3)
+    parser.add_argument("--connect-budget", type=_number(1), default=600.0)
     args = parser.parse_args()
     started = time.monotonic()
     try:
